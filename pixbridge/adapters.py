@@ -1,0 +1,254 @@
+"""Adapter contracts: the abstract classes every mailbox, tracker, licence and release adapter implements.
+
+The core calls adapters only through these methods. An adapter:
+
+- has a unique ``name`` (the key of its settings table, ``[adapters.<name>]``) and a ``kind``;
+- declares its settings as a nested ``Settings`` model (``extra="forbid"``), which the core
+  validates at start-up and hands to the constructor;
+- does no I/O in ``__init__``; it connects in :meth:`Adapter.open` and lets go in
+  :meth:`Adapter.close`;
+- raises only :class:`pixbridge.errors.AdapterError` subclasses.
+
+``pixbridge.testing.contracts`` holds a test suite per kind that every adapter runs against itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pixbridge.models import (
+    Attachment,
+    ChangeBatch,
+    CommentDraft,
+    InboundRef,
+    LicenseQuery,
+    LicenseResult,
+    MailOutcome,
+    OutgoingMail,
+    PublishedRelease,
+    ReleaseManifest,
+    RequestDraft,
+    RequestStatus,
+    TrackedRequest,
+)
+
+__all__ = [
+    "Adapter",
+    "AdapterContext",
+    "AdapterKind",
+    "AdapterSettings",
+    "Clock",
+    "LicenseValidator",
+    "MailSender",
+    "MailSource",
+    "ReleasePublisher",
+    "SystemClock",
+    "Tracker",
+]
+
+
+class AdapterKind(StrEnum):
+    """The five kinds of adapter the lifecycle uses."""
+
+    MAIL_SOURCE = "mail_source"
+    MAIL_SENDER = "mail_sender"
+    TRACKER = "tracker"
+    LICENSE_VALIDATOR = "license_validator"
+    RELEASE_PUBLISHER = "release_publisher"
+
+
+class AdapterSettings(BaseModel):
+    """Base of every adapter's settings model: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Clock(Protocol):
+    """Where time comes from; injected so that tests and replays control it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The real clock (UTC)."""
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What the core gives every adapter besides its settings."""
+
+    data_dir: Path
+    """The deployment's data directory; an adapter keeps its own state under ``data_dir / name``."""
+    clock: Clock = field(default_factory=SystemClock)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("pixbridge.adapter"))
+
+
+class Adapter(ABC):
+    """Base class of all adapters."""
+
+    name: ClassVar[str]
+    """Unique name; also the settings table ``[adapters.<name>]``."""
+    kind: ClassVar[AdapterKind]
+    Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
+    """The adapter's settings model; override with a subclass of :class:`AdapterSettings`."""
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """Settings keys that hold credentials, reported by ``pixbridge plugins`` when unset."""
+
+    def __init__(self, settings: Any, context: AdapterContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    def open(self) -> None:  # noqa: B027 - optional by design
+        """Connect or prepare resources. Called once before first use."""
+
+    def close(self) -> None:  # noqa: B027 - optional by design
+        """Release resources. Safe to call more than once."""
+
+    def check(self) -> list[str]:
+        """Problems ``pixbridge doctor`` should report (empty when all is well). May do I/O."""
+        return []
+
+
+class MailSource(Adapter):
+    """A mailbox customers write to."""
+
+    kind: ClassVar[AdapterKind] = AdapterKind.MAIL_SOURCE
+
+    @abstractmethod
+    def pending(self) -> Iterable[InboundRef]:
+        """The messages waiting in the mailbox, oldest first. Must not change the mailbox."""
+
+    @abstractmethod
+    def read(self, ref: str) -> bytes:
+        """The raw bytes of one waiting message, exactly as stored.
+
+        Raises :class:`pixbridge.errors.PermanentAdapterError` if *ref* is no longer there.
+        """
+
+    @abstractmethod
+    def acknowledge(self, ref: str, outcome: MailOutcome, reason: str = "") -> None:
+        """Move the message out of the waiting set (never delete it).
+
+        Called only after pixbridge has stored the message durably and finished with it. Must be
+        idempotent: acknowledging a message that was already moved is not an error.
+        """
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived or *timeout* seconds passed.
+
+        Returns True if woken by the server (push). The default polls, i.e. just sleeps.
+        """
+        import time
+
+        time.sleep(timeout)
+        return False
+
+
+class MailSender(Adapter):
+    """Delivers outgoing mail."""
+
+    kind: ClassVar[AdapterKind] = AdapterKind.MAIL_SENDER
+
+    @abstractmethod
+    def send(self, mail: OutgoingMail) -> None:
+        """Deliver *mail* to its recipients.
+
+        Sending the same ``message_id`` again after a crash must not produce a second copy where
+        the transport allows it to be avoided. Raises ``TransientAdapterError`` when delivery may
+        succeed later, ``PermanentAdapterError`` when it cannot.
+        """
+
+
+class Tracker(Adapter):
+    """The registration system (Jira, or the built-in local tracker)."""
+
+    kind: ClassVar[AdapterKind] = AdapterKind.TRACKER
+
+    @abstractmethod
+    def create_request(self, draft: RequestDraft) -> str:
+        """Register a new request and return its key (its registration number).
+
+        Idempotent by ``draft.marker``: when ``draft.recovering`` is true the adapter must first
+        look for a request carrying the marker (patiently, if its search lags) and return that
+        one's key instead of creating a second.
+        """
+
+    @abstractmethod
+    def add_comment(self, key: str, draft: CommentDraft) -> str:
+        """Add a comment (with attachments) to request *key*; return the comment id.
+
+        Idempotent by ``draft.marker`` in the same way as :meth:`create_request`.
+        """
+
+    @abstractmethod
+    def add_attachments(self, key: str, attachments: Sequence[Attachment]) -> None:
+        """Attach files to request *key*. A file already attached (same name and size) is skipped."""
+
+    @abstractmethod
+    def set_status(self, key: str, status: RequestStatus) -> None:
+        """Move request *key* to *status*; setting the status it already has is not an error."""
+
+    @abstractmethod
+    def link(self, key: str, follows: str) -> None:
+        """Record that request *key* follows the (completed) request *follows*."""
+
+    @abstractmethod
+    def get_request(self, key: str) -> TrackedRequest:
+        """The request *key* with its comments; ``PermanentAdapterError`` if there is none."""
+
+    @abstractmethod
+    def changes_since(self, watermark: str | None) -> ChangeBatch:
+        """Comments and status changes made after *watermark* (``None``: from the beginning).
+
+        Changes made by pixbridge itself are included with ``by_pixbridge`` set, or left out.
+        """
+
+    def comment(self, key: str, body: str, *, public: bool, author: str) -> str:
+        """Add an agent's comment (the local tracker's agent interface); optional."""
+        raise NotImplementedError(f"the {self.name} tracker takes agents' comments in its own UI")
+
+    def complete(self, key: str, answer: str, *, author: str) -> None:
+        """Complete *key* with *answer* (the local tracker's agent interface); optional."""
+        raise NotImplementedError(f"the {self.name} tracker completes requests in its own UI")
+
+
+class LicenseValidator(Adapter):
+    """Checks a customer's entitlement: serial number, hardware key, support certificate."""
+
+    kind: ClassVar[AdapterKind] = AdapterKind.LICENSE_VALIDATOR
+
+    @abstractmethod
+    def validate(self, query: LicenseQuery) -> LicenseResult:
+        """Check *query* as of ``query.at``. Never raises for a bad licence: that is a verdict.
+
+        An unreachable backend is reported as an ``indeterminate`` result, not an exception.
+        """
+
+
+class ReleasePublisher(Adapter):
+    """Publishes a distribution somewhere customers can download it."""
+
+    kind: ClassVar[AdapterKind] = AdapterKind.RELEASE_PUBLISHER
+
+    @abstractmethod
+    def publish(self, manifest: ReleaseManifest) -> PublishedRelease:
+        """Publish *manifest*; publishing the identical manifest again finishes or repeats nothing."""
+
+    @abstractmethod
+    def find(self, product: str, version: str) -> PublishedRelease | None:
+        """The published release, or ``None`` if this publisher has not published it."""

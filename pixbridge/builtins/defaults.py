@@ -1,0 +1,62 @@
+"""pixbridge's own answers to the decision hooks, all ``trylast`` so any plugin can replace them.
+
+This plugin is essential: it cannot be disabled, so every decision hook always has an answer.
+"""
+
+from __future__ import annotations
+
+from pixbridge.context import RunContext
+from pixbridge.markers import hookimpl
+from pixbridge.models import (
+    AssigneeDecision,
+    Completeness,
+    Intake,
+    ParsedMessage,
+    PriorityDecision,
+    Screening,
+)
+
+
+@hookimpl(trylast=True)
+def screen_message(message: ParsedMessage, ctx: RunContext) -> Screening:
+    """Header rules for automated mail (RFC 3834, Precedence, List-*, reports, null sender)."""
+    from pixbridge.mail.screen import screen
+
+    support = ctx.settings.support
+    return screen(message, own_addresses=[support.address, *support.own_addresses])
+
+
+@hookimpl(trylast=True)
+def detect_language(message: ParsedMessage, ctx: RunContext) -> str:
+    """The language found by the parser, else the configured default."""
+    languages = ctx.settings.support.languages
+    if message.language in languages:
+        return message.language
+    return ctx.settings.support.default_language
+
+
+@hookimpl(trylast=True)
+def check_completeness(intake: Intake, ctx: RunContext) -> Completeness:
+    """By default nothing is required beyond the message itself."""
+    return Completeness()
+
+
+@hookimpl(trylast=True)
+def decide_priority(intake: Intake, ctx: RunContext) -> PriorityDecision:
+    """Every request is ``normal`` unless a plugin says otherwise."""
+    return PriorityDecision("normal", "default priority")
+
+
+@hookimpl(trylast=True)
+def choose_assignee(intake: Intake, ctx: RunContext) -> AssigneeDecision:
+    """Leave the assignee to the tracker's own default."""
+    return AssigneeDecision(None, "the tracker's default assignee")
+
+
+@hookimpl(trylast=True)
+def choose_template(purpose: str, language: str, ctx: RunContext) -> str:
+    """``<purpose>.<language>.txt`` if that template exists, else the English one."""
+    name = f"{purpose}.{language}.txt"
+    if (ctx.settings.templates_dir / name).is_file():
+        return name
+    return f"{purpose}.en.txt"
