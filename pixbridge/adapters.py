@@ -93,7 +93,7 @@ class AdapterContext:
     """What the core gives every adapter besides its settings."""
 
     data_dir: Path
-    """The deployment's data directory; an adapter keeps its own state under ``data_dir / name``."""
+    """The deployment's data directory; an adapter keeps any state of its own under it."""
     clock: Clock = field(default_factory=SystemClock)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("pixbridge.adapter"))
 

@@ -12,20 +12,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 from pixbridge.errors import PluginError
+from pixbridge.models import (
+    AssigneeDecision,
+    Completeness,
+    Intake,
+    ParsedMessage,
+    PriorityDecision,
+    Screening,
+    StageEvent,
+)
 
 if TYPE_CHECKING:
     import click
 
     from pixbridge.context import RunContext
-    from pixbridge.models import (
-        AssigneeDecision,
-        Completeness,
-        Intake,
-        ParsedMessage,
-        PriorityDecision,
-        Screening,
-        StageEvent,
-    )
+    from pixbridge.registry import AdapterRegistry
 
 __all__ = ["Hooks"]
 
@@ -41,6 +42,13 @@ class Hooks:
 
     # -------------------------------------------------------------- registration
 
+    def register_adapters(self, *, registry: AdapterRegistry) -> None:
+        """Let every plugin register its adapters, each recorded with the plugin it came from."""
+        # Called per implementation (llm's get_tools) so the registry knows who added what.
+        for impl in reversed(self._pm.hook.register_adapters.get_hookimpls()):
+            registry.current_plugin = impl.plugin_name
+            impl.function(**{arg: registry for arg in impl.argnames})
+
     def register_commands(self, *, cli: click.Group) -> None:
         """Let every plugin add its commands to *cli*."""
         self._pm.hook.register_commands(cli=cli)
@@ -49,33 +57,46 @@ class Hooks:
 
     def screen_message(self, *, message: ParsedMessage, ctx: RunContext) -> Screening:
         """The screening verdict for *message*."""
-        return self._decided("screen_message", self._pm.hook.screen_message(message=message, ctx=ctx))
+        return self._decided(
+            "screen_message", self._pm.hook.screen_message(message=message, ctx=ctx), Screening
+        )
 
     def detect_language(self, *, message: ParsedMessage, ctx: RunContext) -> str:
         """The language code of *message*."""
         return self._decided(
-            "detect_language", self._pm.hook.detect_language(message=message, ctx=ctx)
+            "detect_language", self._pm.hook.detect_language(message=message, ctx=ctx), str
         )
 
     def check_completeness(self, *, intake: Intake, ctx: RunContext) -> Completeness:
         """What the request still lacks."""
         return self._decided(
-            "check_completeness", self._pm.hook.check_completeness(intake=intake, ctx=ctx)
+            "check_completeness",
+            self._pm.hook.check_completeness(intake=intake, ctx=ctx),
+            Completeness,
         )
 
     def decide_priority(self, *, intake: Intake, ctx: RunContext) -> PriorityDecision:
         """The priority of a new request."""
-        return self._decided("decide_priority", self._pm.hook.decide_priority(intake=intake, ctx=ctx))
+        return self._decided(
+            "decide_priority",
+            self._pm.hook.decide_priority(intake=intake, ctx=ctx),
+            PriorityDecision,
+        )
 
     def choose_assignee(self, *, intake: Intake, ctx: RunContext) -> AssigneeDecision:
         """The assignee of a new request."""
-        return self._decided("choose_assignee", self._pm.hook.choose_assignee(intake=intake, ctx=ctx))
+        return self._decided(
+            "choose_assignee",
+            self._pm.hook.choose_assignee(intake=intake, ctx=ctx),
+            AssigneeDecision,
+        )
 
     def choose_template(self, *, purpose: str, language: str, ctx: RunContext) -> str:
         """The template name for a mail to the customer."""
         return self._decided(
             "choose_template",
             self._pm.hook.choose_template(purpose=purpose, language=language, ctx=ctx),
+            str,
         )
 
     # -------------------------------------------------------------- observers
@@ -95,11 +116,16 @@ class Hooks:
     # -------------------------------------------------------------- helpers
 
     @staticmethod
-    def _decided(name: str, result: T | None) -> T:
+    def _decided(name: str, result: object, kind: type[T]) -> T:
         if result is None:
             raise PluginError(
                 f"no plugin answered the {name!r} hook; the built-in plugin "
                 "'pixbridge.builtins.defaults' should have: is it registered?"
+            )
+        if not isinstance(result, kind):
+            raise PluginError(
+                f"a plugin answered the {name!r} hook with {type(result).__name__}, "
+                f"expected {kind.__name__}"
             )
         return result
 

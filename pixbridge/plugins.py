@@ -237,15 +237,14 @@ def _check_unknown_hooks(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> N
 
 
 def _collect_adapters(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> AdapterRegistry:
-    """Call each plugin's ``register_adapters`` separately, recording who provided what."""
-    registry = AdapterRegistry()
-    by_name = {i.name: i for i in infos}
-    for impl in reversed(pm.hook.register_adapters.get_hookimpls()):
-        info = by_name.get(impl.plugin_name)
-        registry.current_plugin = impl.plugin_name
-        registry.current_distribution = info.distribution if info else "?"
-        before = {e.name for e in registry.all()}
-        impl.function(**{arg: registry for arg in impl.argnames})
-        if info is not None:
-            info.adapters = sorted({e.name for e in registry.all()} - before)
+    """Call ``register_adapters``, recording which plugin provided which adapter."""
+    from pixbridge.hooks import Hooks
+
+    registry = AdapterRegistry({i.name: i.distribution for i in infos})
+    Hooks(pm).register_adapters(registry=registry)
+    by_plugin: dict[str, list[str]] = {}
+    for entry in registry.all():
+        by_plugin.setdefault(entry.plugin, []).append(entry.name)
+    for info in infos:
+        info.adapters = sorted(by_plugin.get(info.name, []))
     return registry

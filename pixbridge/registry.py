@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pixbridge.adapters import Adapter, AdapterKind, AdapterSettings
@@ -37,10 +38,15 @@ class AdapterRegistry:
     so every class is recorded with its provider.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, distributions: Mapping[str, str] | None = None) -> None:
         self._entries: dict[str, AdapterEntry] = {}
+        self._distributions = dict(distributions or {})
         self.current_plugin = "?"
-        self.current_distribution = "?"
+
+    @property
+    def current_distribution(self) -> str:
+        """The distribution of the plugin whose adapters are being registered."""
+        return self._distributions.get(self.current_plugin, "?")
 
     def add(self, adapter_cls: type[Adapter]) -> None:
         """Register *adapter_cls*, a concrete subclass of one of the adapter contracts."""
@@ -71,7 +77,9 @@ class AdapterRegistry:
                 f"({existing.distribution}), one from {where}; disable one of the plugins "
                 "with [plugins] disable = [...]"
             )
-        self._entries[name] = AdapterEntry(adapter_cls, self.current_plugin, self.current_distribution)
+        self._entries[name] = AdapterEntry(
+            adapter_cls, self.current_plugin, self.current_distribution
+        )
 
     def get(self, name: str, kind: AdapterKind) -> AdapterEntry:
         """The adapter named *name*, which must be of *kind*."""

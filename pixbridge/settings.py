@@ -37,6 +37,7 @@ __all__ = [
     "Settings",
     "SupportSettings",
     "load_settings",
+    "locate",
     "resolve_secret_refs",
     "settings_problems",
 ]
@@ -65,7 +66,7 @@ class PipelineSettings(_Section):
     """``[pipeline]``: which adapter does each job, by adapter name."""
 
     mail_source: str = "maildir"
-    mail_sender: str = "maildir"
+    mail_sender: str = "maildir-outbox"
     tracker: str = "local"
     license_validators: list[str] = Field(default_factory=lambda: ["registry"])
     publishers: list[str] = Field(default_factory=lambda: ["directory"])
@@ -145,9 +146,7 @@ def load_settings(files: Sequence[Path] | None = None, **overrides: Any) -> Sett
     if files is None:
         files = [DEFAULT_SETTINGS_FILE] if DEFAULT_SETTINGS_FILE.exists() else []
     paths = [Path(f) for f in files]
-    problems = [
-        ConfigProblem(str(p), "settings file not found") for p in paths if not p.is_file()
-    ]
+    problems = [ConfigProblem(str(p), "settings file not found") for p in paths if not p.is_file()]
     for p in paths:
         if p.is_file():
             try:
@@ -179,7 +178,7 @@ def load_settings(files: Sequence[Path] | None = None, **overrides: Any) -> Sett
         settings = _FromFiles(**clean, settings_files=tuple(paths))
     except ValidationError as exc:
         raise ConfigError(
-            [ConfigProblem(_locate(err["loc"], paths), err["msg"]) for err in exc.errors()]
+            [ConfigProblem(locate(err["loc"], paths), err["msg"]) for err in exc.errors()]
         ) from None
     return settings
 
@@ -192,8 +191,13 @@ def _toml_line(path: Path, loc: Sequence[str | int]) -> int | None:
         return None
     keys = [str(k) for k in loc]
     table = "[" + ".".join(keys) + "]"
+
+    def bare(line: str) -> str:
+        # A table header may carry a trailing comment: [lifecycle]  # pacing
+        return line.split("#", 1)[0].strip().replace(" ", "")
+
     for number, line in enumerate(lines, start=1):
-        if line.strip().replace(" ", "") == table:
+        if bare(line) == table:
             return number
     header = "[" + ".".join(keys[:-1]) + "]" if len(keys) > 1 else None
     in_table = header is None
@@ -201,7 +205,7 @@ def _toml_line(path: Path, loc: Sequence[str | int]) -> int | None:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped.startswith("["):
-            in_table = stripped.replace(" ", "") == header
+            in_table = bare(stripped) == header
         elif in_table and key is not None and key.match(stripped):
             return number
     return None
@@ -219,7 +223,7 @@ def _in_toml(path: Path, loc: Sequence[str | int]) -> bool:
     return True
 
 
-def _locate(loc: Sequence[str | int], files: Sequence[Path]) -> str:
+def locate(loc: Sequence[str | int], files: Sequence[Path]) -> str:
     """Say where a setting came from: the environment variable, or the file and line."""
     keys = [str(k) for k in loc]
     env_name = ENV_PREFIX + "__".join(keys).upper()
@@ -236,13 +240,23 @@ def _locate(loc: Sequence[str | int], files: Sequence[Path]) -> str:
     return f"settings {dotted}"
 
 
-def resolve_secret_refs(value: Any, where: str, problems: list[ConfigProblem]) -> Any:
-    """Replace ``{"$env": NAME}`` and ``{"$file": PATH}`` references by what they point to."""
+def resolve_secret_refs(
+    value: Any,
+    loc: Sequence[str],
+    problems: list[ConfigProblem],
+    files: Sequence[Path] = (),
+) -> Any:
+    """Replace ``{"$env": NAME}`` and ``{"$file": PATH}`` references by what they point to.
+
+    A reference that cannot be resolved is reported in *problems*, located at *loc* in *files*.
+    """
     if isinstance(value, Mapping):
         if set(value) == {"$env"}:
             name = str(value["$env"])
             if name not in os.environ:
-                problems.append(ConfigProblem(where, f"environment variable {name} is not set"))
+                problems.append(
+                    ConfigProblem(locate(loc, files), f"environment variable {name} is not set")
+                )
                 return None
             return os.environ[name]
         if set(value) == {"$file"}:
@@ -250,11 +264,15 @@ def resolve_secret_refs(value: Any, where: str, problems: list[ConfigProblem]) -
             try:
                 return path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                problems.append(ConfigProblem(where, f"cannot read secret file {path}: {exc}"))
+                problems.append(
+                    ConfigProblem(locate(loc, files), f"cannot read secret file {path}: {exc}")
+                )
                 return None
-        return {k: resolve_secret_refs(v, f"{where}.{k}", problems) for k, v in value.items()}
+        return {k: resolve_secret_refs(v, [*loc, k], problems, files) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_secret_refs(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return [
+            resolve_secret_refs(v, [*loc, str(i)], problems, files) for i, v in enumerate(value)
+        ]
     return value
 
 
@@ -307,17 +325,22 @@ def settings_problems(
             known = ", ".join(sorted(adapter_models)) or "none"
             problems.append(
                 ConfigProblem(
-                    _locate(["adapters", name], files),
+                    locate(["adapters", name], files),
                     f"no installed adapter is named {name!r} (installed: {known})",
                 )
             )
     for name, model in adapter_models.items():
         problems.extend(_inline_secret_problems(name, model, files))
-        raw = resolve_secret_refs(settings.adapters.get(name, {}), f"adapters.{name}", problems)
+        before = len(problems)
+        raw = resolve_secret_refs(
+            settings.adapters.get(name, {}), ["adapters", name], problems, files
+        )
+        if len(problems) > before:
+            continue  # one cause, one problem: no "field required" for an unresolved reference
         try:
             validated[name] = model.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
-                where = _locate(["adapters", name, *(str(p) for p in err["loc"])], files)
+                where = locate(["adapters", name, *(str(p) for p in err["loc"])], files)
                 problems.append(ConfigProblem(where, err["msg"]))
     return validated, problems

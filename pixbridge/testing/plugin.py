@@ -10,6 +10,10 @@ import pytest
 
 from pixbridge.adapters import AdapterContext
 
+# Contract suites live in an installed package, which pytest does not rewrite by default; without
+# this a failing contract check would show a bare AssertionError.
+pytest.register_assert_rewrite("pixbridge.testing.contracts")
+
 
 class FakeClock:
     """A clock that stands still until told to move; for tests of time rules."""

@@ -1,0 +1,81 @@
+"""Delivery: the outbox drained through the mail sender.
+
+A mail is marked sent only after the sender returned; a crash in between sends it again with the
+same Message-ID, which a sender that can (the Maildir sender, EWS via Sent Items) deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from pixbridge.errors import PermanentAdapterError, TransientAdapterError
+from pixbridge.faults import crashpoint
+from pixbridge.lifecycle.app import App
+from pixbridge.lifecycle.inbound import backoff
+from pixbridge.models import OutgoingMail
+
+__all__ = ["Delivery"]
+
+log = logging.getLogger("pixbridge.delivery")
+
+
+class Delivery:
+    """Sends queued mail."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def deliver(self) -> int:
+        """Send every due mail. Returns how many were sent."""
+        app, store = self.app, self.app.store
+        life = app.settings.lifecycle
+        sent = 0
+        while True:
+            rows = store.outbox_due(app.clock.now(), life.batch_size)
+            if not rows:
+                return sent
+            for row in rows:
+                mail = OutgoingMail(
+                    row.message_id, app.settings.support.address, (row.recipient,), row.raw
+                )
+                crashpoint("before_send")
+                try:
+                    app.sender.send(mail)
+                except TransientAdapterError as exc:
+                    wait = backoff(
+                        row.attempts + 1, life.retry_delay, life.retry_delay_max, exc.retry_after
+                    )
+                    store.outbox_failed(
+                        row.id,
+                        str(exc),
+                        retry_at=app.clock.now() + timedelta(seconds=wait),
+                        permanent=False,
+                    )
+                    log.warning("sending %s deferred %.0fs: %s", row.message_id, wait, exc)
+                    return sent
+                except PermanentAdapterError as exc:
+                    with store.db.transaction():
+                        store.outbox_failed(row.id, str(exc), retry_at=None, permanent=True)
+                        store.log(
+                            "send_failed",
+                            at=app.clock.now(),
+                            request_key=row.request_key,
+                            message_id=row.message_id,
+                            error=str(exc),
+                        )
+                    log.error("sending %s failed for good: %s", row.message_id, exc)
+                    continue
+                crashpoint("after_send")
+                with store.db.transaction():
+                    store.outbox_sent(row.id, app.clock.now())
+                    store.log(
+                        "sent",
+                        at=app.clock.now(),
+                        request_key=row.request_key,
+                        message_id=row.message_id,
+                        purpose=row.purpose,
+                    )
+                sent += 1
+            if len(rows) < life.batch_size:
+                return sent

@@ -1,0 +1,115 @@
+"""Writing mail to customers: choose a template, render it, compose, queue in the outbox.
+
+A template ``<purpose>.<language>.txt`` starts with a ``Subject:`` line, then a blank line, then
+the body. An optional ``<purpose>.<language>.html`` beside it adds an HTML part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import jinja2
+
+from pixbridge.errors import ConfigError, ConfigProblem
+from pixbridge.lifecycle.app import App
+from pixbridge.mail.compose import clean_header_text, compose
+
+__all__ = ["Mailer"]
+
+
+class Mailer:
+    """Renders and queues the mail pixbridge sends."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        folder = app.settings.templates_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def render(
+        self, purpose: str, language: str, values: Mapping[str, Any]
+    ) -> tuple[str, str, str | None]:
+        """(subject, text, html or None) of a mail for *purpose* in *language*."""
+        name = self.app.hooks.choose_template(purpose=purpose, language=language, ctx=self.app.ctx)
+        try:
+            rendered = self.env.get_template(name).render(**values)
+        except jinja2.TemplateNotFound:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        str(self.app.settings.templates_dir / name),
+                        f"template for {purpose!r} mail is missing",
+                    )
+                ]
+            ) from None
+        head, _, body = rendered.partition("\n\n")
+        if not head.startswith("Subject:"):
+            raise ConfigError(
+                [ConfigProblem(name, "a mail template must start with a 'Subject:' line")]
+            )
+        subject = clean_header_text(head.removeprefix("Subject:").strip(), limit=250)
+        html = None
+        html_name = name.removesuffix(".txt") + ".html"
+        if html_name != name:
+            try:
+                html = self.env.get_template(html_name).render(**values)
+            except jinja2.TemplateNotFound:
+                html = None
+        return subject, body.strip() + "\n", html
+
+    def queue(
+        self,
+        *,
+        purpose: str,
+        cause: str,
+        request_key: str,
+        recipient: str,
+        language: str,
+        values: Mapping[str, Any],
+        at: datetime,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+        auto_submitted: str | None = "auto-replied",
+    ) -> str | None:
+        """Render and queue a mail in the outbox; the caller holds the transaction.
+
+        Returns the new Message-ID, or ``None`` if a mail for *cause* was already queued.
+        """
+        store = self.app.store
+        if store.has_cause(cause):
+            return None
+        support = self.app.settings.support
+        subject, text, html = self.render(purpose, language, values)
+        message_id = self.app.message_ids.new()
+        mail = compose(
+            message_id=message_id,
+            sender=support.address,
+            sender_name=support.name,
+            to=recipient,
+            subject=subject,
+            text=text,
+            html=html,
+            date=at,
+            in_reply_to=in_reply_to,
+            references=references,
+            auto_submitted=auto_submitted,
+            loop_token=self.app.message_ids.domain,
+            language=language,
+        )
+        store.enqueue(
+            message_id=message_id,
+            cause=cause,
+            request_key=request_key,
+            purpose=purpose,
+            recipient=recipient,
+            raw=mail.raw,
+            at=at,
+        )
+        store.log(purpose + "_queued", at=at, request_key=request_key, message_id=message_id)
+        return message_id

@@ -1,0 +1,85 @@
+"""Building the mail we send: one place, so header injection is impossible by construction."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from pixbridge.errors import PixbridgeError
+from pixbridge.models import OutgoingMail
+
+__all__ = ["HeaderInjection", "clean_header_text", "compose"]
+
+# Characters that end or split a header line in some reader: never allowed in a value we write.
+_BREAKS = ("\r", "\n", "\0", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
+
+
+class HeaderInjection(PixbridgeError):
+    """A header value would contain a line break: refused rather than sent."""
+
+
+def clean_header_text(value: str, *, limit: int = 200) -> str:
+    """Make untrusted text (a customer's subject) safe for a header: line breaks become spaces."""
+    for char in _BREAKS:
+        value = value.replace(char, " ")
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _checked(name: str, value: str) -> str:
+    if any(char in value for char in _BREAKS):
+        raise HeaderInjection(f"refusing to write header {name}: its value contains a line break")
+    return value
+
+
+def compose(
+    *,
+    message_id: str,
+    sender: str,
+    sender_name: str,
+    to: str,
+    subject: str,
+    text: str,
+    date: datetime,
+    html: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    auto_submitted: str | None = "auto-replied",
+    loop_token: str = "pixbridge",
+    language: str | None = None,
+) -> OutgoingMail:
+    """A complete outgoing message.
+
+    :param auto_submitted: ``auto-replied`` for acknowledgements (RFC 3834), ``None`` for a
+        person's words (an agent's comment or answer), ``auto-generated`` for notices.
+    :raises HeaderInjection: a header value contains a line break.
+    """
+    msg = EmailMessage(policy=SMTP)
+    msg["Message-ID"] = _checked("Message-ID", message_id)
+    msg["Date"] = email.utils.format_datetime(date)
+    msg["From"] = email.utils.formataddr((_checked("From", sender_name), _checked("From", sender)))
+    msg["To"] = _checked("To", to)
+    msg["Subject"] = _checked("Subject", subject)
+    if in_reply_to:
+        msg["In-Reply-To"] = _checked("In-Reply-To", in_reply_to)
+    refs = [r for r in references if r]
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    if refs:
+        msg["References"] = _checked("References", " ".join(refs[-20:]))
+    if auto_submitted:
+        msg["Auto-Submitted"] = auto_submitted
+    # Ask Exchange and friends not to send out-of-office replies to our mail (MS-OXCMAIL).
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Pixbridge-Loop"] = _checked("X-Pixbridge-Loop", loop_token)
+    if language:
+        msg["Content-Language"] = _checked("Content-Language", language)
+    # quoted-printable keeps the mail 7-bit clean for any relay, yet readable in a raw file.
+    msg.set_content(text, cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    raw = msg.as_bytes(policy=SMTP)
+    return OutgoingMail(message_id=message_id, sender=sender, recipients=(to,), raw=raw)

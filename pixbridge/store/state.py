@@ -1,0 +1,505 @@
+"""The state store: accepted messages, requests, the outbox, watermarks and the event log.
+
+Every method runs in the caller's transaction when called inside ``store.db.transaction()``,
+so the orchestrator can record an effect and the mail it causes atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pixbridge.store.db import Database
+
+__all__ = ["MessageRow", "OutboxRow", "RequestRow", "StateStore"]
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One accepted message (without its raw bytes)."""
+
+    id: int
+    mailbox: str
+    source_ref: str
+    message_id: str | None
+    content_hash: str
+    size: int
+    received_at: datetime
+    state: str
+    outcome: str | None
+    attempts: int
+    last_error: str | None
+    verdict: str | None
+    verdict_reason: str | None
+    sender: str | None
+    subject: str | None
+    request_key: str | None
+    marker: str | None
+    priority_rank: int
+    mailbox_acked: bool
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """What pixbridge remembers about a request it registered."""
+
+    key: str
+    customer: str
+    language: str
+    status: str
+    summary: str
+    priority: str
+    priority_reason: str
+    assignee: str | None
+    assignee_reason: str
+    follows: str | None
+    origin_message: int | None
+    thread_id: str | None
+    missing: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A mail waiting to be sent (or already sent)."""
+
+    id: int
+    message_id: str
+    cause: str
+    request_key: str | None
+    purpose: str
+    recipient: str
+    raw: bytes
+    state: str
+    attempts: int
+
+
+def _message(row: Any) -> MessageRow:
+    return MessageRow(
+        id=row["id"],
+        mailbox=row["mailbox"],
+        source_ref=row["source_ref"],
+        message_id=row["message_id"],
+        content_hash=row["content_hash"],
+        size=row["size"],
+        received_at=datetime.fromisoformat(row["received_at"]),
+        state=row["state"],
+        outcome=row["outcome"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        verdict=row["verdict"],
+        verdict_reason=row["verdict_reason"],
+        sender=row["sender"],
+        subject=row["subject"],
+        request_key=row["request_key"],
+        marker=row["marker"],
+        priority_rank=row["priority_rank"],
+        mailbox_acked=bool(row["mailbox_acked"]),
+    )
+
+
+def _request(row: Any) -> RequestRow:
+    return RequestRow(
+        key=row["key"],
+        customer=row["customer"],
+        language=row["language"],
+        status=row["status"],
+        summary=row["summary"],
+        priority=row["priority"],
+        priority_reason=row["priority_reason"],
+        assignee=row["assignee"],
+        assignee_reason=row["assignee_reason"],
+        follows=row["follows"],
+        origin_message=row["origin_message"],
+        thread_id=row["thread_id"],
+        missing=json.loads(row["missing"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+class StateStore:
+    """Typed access to the state database."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.db = Database(path, synchronous=synchronous)
+        self._c = self.db.conn
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    # ---------------------------------------------------------------- messages
+
+    def known_refs(self, mailbox: str, refs: Sequence[str]) -> set[str]:
+        """Which of *refs* have already been accepted from *mailbox*."""
+        known: set[str] = set()
+        for start in range(0, len(refs), 500):
+            chunk = list(refs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._c.execute(
+                f"SELECT source_ref FROM messages WHERE mailbox = ? AND source_ref IN ({marks})",
+                [mailbox, *chunk],
+            )
+            known.update(r[0] for r in rows)
+        return known
+
+    def accept(self, mailbox: str, ref: str, raw: bytes, received_at: datetime) -> int:
+        """Store a message's raw bytes durably; returns pixbridge's number for it."""
+        with self.db.transaction():
+            cur = self._c.execute(
+                "INSERT INTO messages (mailbox, source_ref, content_hash, size, received_at, state)"
+                " VALUES (?, ?, ?, ?, ?, 'accepted')",
+                (mailbox, ref, hashlib.sha256(raw).hexdigest(), len(raw), _ts(received_at)),
+            )
+            number = int(cur.lastrowid or 0)
+            self._c.execute("INSERT INTO message_raw (message, raw) VALUES (?, ?)", (number, raw))
+            return number
+
+    def raw(self, message: int) -> bytes:
+        """The raw bytes of an accepted message, exactly as received."""
+        row = self._c.execute(
+            "SELECT raw FROM message_raw WHERE message = ?", (message,)
+        ).fetchone()
+        return bytes(row[0])
+
+    def message(self, message: int) -> MessageRow:
+        """One accepted message."""
+        row = self._c.execute("SELECT * FROM messages WHERE id = ?", (message,)).fetchone()
+        if row is None:
+            raise KeyError(message)
+        return _message(row)
+
+    def messages(self, *, state: str | None = None, limit: int = 1000) -> list[MessageRow]:
+        """Accepted messages, newest first, optionally only those in *state*."""
+        sql = "SELECT * FROM messages"
+        args: list[Any] = []
+        if state:
+            sql += " WHERE state = ?"
+            args.append(state)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [_message(r) for r in self._c.execute(sql, args)]
+
+    def work(self, now: datetime, limit: int) -> list[MessageRow]:
+        """Messages still to process, most urgent first, then in arrival order."""
+        rows = self._c.execute(
+            "SELECT * FROM messages WHERE state IN ('accepted', 'registering')"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " ORDER BY priority_rank, id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [_message(r) for r in rows]
+
+    def update_message(self, message: int, **fields: Any) -> None:
+        """Set columns of a message row."""
+        cols = ", ".join(f"{name} = ?" for name in fields)
+        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        self._c.execute(f"UPDATE messages SET {cols} WHERE id = ?", [*values, message])
+
+    def duplicate_of(self, row: MessageRow, message_id: str | None) -> int | None:
+        """An earlier message from the same mailbox with the same Message-ID and content."""
+        if message_id is None:
+            found = self._c.execute(
+                "SELECT id FROM messages WHERE mailbox = ? AND content_hash = ? AND id < ?"
+                " AND message_id IS NULL AND outcome IS NOT 'duplicate' ORDER BY id LIMIT 1",
+                (row.mailbox, row.content_hash, row.id),
+            ).fetchone()
+        else:
+            found = self._c.execute(
+                "SELECT id FROM messages WHERE mailbox = ? AND message_id = ? AND content_hash = ?"
+                " AND id < ? AND outcome IS NOT 'duplicate' ORDER BY id LIMIT 1",
+                (row.mailbox, message_id, row.content_hash, row.id),
+            ).fetchone()
+        return int(found[0]) if found else None
+
+    def same_id_other_content(self, row: MessageRow, message_id: str) -> int | None:
+        """An earlier message with the same Message-ID but different content (worth a flag)."""
+        found = self._c.execute(
+            "SELECT id FROM messages WHERE mailbox = ? AND message_id = ? AND content_hash != ?"
+            " AND id < ? ORDER BY id LIMIT 1",
+            (row.mailbox, message_id, row.content_hash, row.id),
+        ).fetchone()
+        return int(found[0]) if found else None
+
+    def unacknowledged(self, mailbox: str) -> list[MessageRow]:
+        """Finished messages whose mailbox has not yet been told."""
+        rows = self._c.execute(
+            "SELECT * FROM messages WHERE mailbox = ? AND mailbox_acked = 0"
+            " AND state IN ('done', 'quarantined') ORDER BY id",
+            (mailbox,),
+        )
+        return [_message(r) for r in rows]
+
+    def message_ids_of(self, request_key: str) -> list[str]:
+        """Message-IDs of the customer messages that belong to a request."""
+        rows = self._c.execute(
+            "SELECT message_id FROM messages WHERE request_key = ? AND message_id IS NOT NULL",
+            (request_key,),
+        )
+        return [r[0] for r in rows]
+
+    # ---------------------------------------------------------------- requests
+
+    def insert_request(self, request: RequestRow) -> None:
+        """Remember a newly registered request."""
+        self._c.execute(
+            "INSERT INTO requests (key, customer, language, status, summary, priority,"
+            " priority_reason, assignee, assignee_reason, follows, origin_message, thread_id,"
+            " missing, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                request.key,
+                request.customer,
+                request.language,
+                request.status,
+                request.summary,
+                request.priority,
+                request.priority_reason,
+                request.assignee,
+                request.assignee_reason,
+                request.follows,
+                request.origin_message,
+                request.thread_id,
+                json.dumps(request.missing),
+                _ts(request.created_at),
+                _ts(request.updated_at),
+            ),
+        )
+        self.add_participant(request.key, request.customer)
+
+    def request(self, key: str) -> RequestRow | None:
+        """A request pixbridge registered, or ``None``."""
+        row = self._c.execute("SELECT * FROM requests WHERE key = ?", (key,)).fetchone()
+        return _request(row) if row else None
+
+    def requests(self, limit: int = 1000) -> list[RequestRow]:
+        """Registered requests, newest first."""
+        rows = self._c.execute("SELECT * FROM requests ORDER BY rowid DESC LIMIT ?", (limit,))
+        return [_request(r) for r in rows]
+
+    def set_request_status(self, key: str, status: str, at: datetime) -> None:
+        """Record a request's new status."""
+        self._c.execute(
+            "UPDATE requests SET status = ?, updated_at = ? WHERE key = ?", (status, _ts(at), key)
+        )
+
+    def set_missing(self, key: str, missing: Sequence[str], at: datetime) -> None:
+        """Record which required items a request still lacks."""
+        self._c.execute(
+            "UPDATE requests SET missing = ?, updated_at = ? WHERE key = ?",
+            (json.dumps(list(missing)), _ts(at), key),
+        )
+
+    def add_participant(self, key: str, address: str) -> None:
+        """Let *address* write to request *key* by its number in the subject."""
+        self._c.execute(
+            "INSERT OR IGNORE INTO participants (request_key, address) VALUES (?, ?)",
+            (key, address.lower()),
+        )
+
+    def is_participant(self, key: str, address: str) -> bool:
+        """Whether *address* takes part in request *key*."""
+        row = self._c.execute(
+            "SELECT 1 FROM participants WHERE request_key = ? AND address = ?",
+            (key, address.lower()),
+        ).fetchone()
+        return row is not None
+
+    def request_for_thread(self, message_ids: Iterable[str]) -> str | None:
+        """The request one of *message_ids* belongs to: our mail, or the customer's own."""
+        ids = [m for m in message_ids if m]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        row = self._c.execute(
+            f"SELECT request_key FROM outbox WHERE message_id IN ({marks})"
+            " AND request_key IS NOT NULL ORDER BY id DESC LIMIT 1",
+            ids,
+        ).fetchone()
+        if row is None:
+            row = self._c.execute(
+                f"SELECT request_key FROM messages WHERE message_id IN ({marks})"
+                " AND request_key IS NOT NULL ORDER BY id DESC LIMIT 1",
+                ids,
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    # ---------------------------------------------------------------- outbox
+
+    def enqueue(
+        self,
+        *,
+        message_id: str,
+        cause: str,
+        request_key: str | None,
+        purpose: str,
+        recipient: str,
+        raw: bytes,
+        at: datetime,
+    ) -> bool:
+        """Queue a mail; a second mail for the same *cause* is ignored. True if queued."""
+        cur = self._c.execute(
+            "INSERT OR IGNORE INTO outbox (message_id, cause, request_key, purpose, recipient,"
+            " raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, cause, request_key, purpose, recipient.lower(), raw, _ts(at)),
+        )
+        return cur.rowcount == 1
+
+    def has_cause(self, cause: str) -> bool:
+        """Whether a mail for *cause* was already queued."""
+        return (
+            self._c.execute("SELECT 1 FROM outbox WHERE cause = ?", (cause,)).fetchone() is not None
+        )
+
+    def outbox_due(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Pending mail whose time has come, oldest first."""
+        rows = self._c.execute(
+            "SELECT * FROM outbox WHERE state = 'pending'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [
+            OutboxRow(
+                id=r["id"],
+                message_id=r["message_id"],
+                cause=r["cause"],
+                request_key=r["request_key"],
+                purpose=r["purpose"],
+                recipient=r["recipient"],
+                raw=bytes(r["raw"]),
+                state=r["state"],
+                attempts=r["attempts"],
+            )
+            for r in rows
+        ]
+
+    def outbox_sent(self, row_id: int, at: datetime) -> None:
+        """Mark a mail as sent."""
+        self._c.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+            (_ts(at), row_id),
+        )
+
+    def outbox_failed(
+        self, row_id: int, error: str, *, retry_at: datetime | None, permanent: bool
+    ) -> None:
+        """Record a failed send: retry later, or give up when *permanent*."""
+        self._c.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " state = ? WHERE id = ?",
+            (
+                error,
+                _ts(retry_at) if retry_at else None,
+                "failed" if permanent else "pending",
+                row_id,
+            ),
+        )
+
+    def outbox_depth(self) -> int:
+        """Mail waiting to be sent."""
+        return int(
+            self._c.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        )
+
+    def acks_since(self, recipient: str, since: datetime) -> int:
+        """Acknowledgements queued for *recipient* since *since* (the per-sender cap)."""
+        row = self._c.execute(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND purpose LIKE '%acknowledgement'"
+            " AND created_at >= ?",
+            (recipient.lower(), _ts(since)),
+        ).fetchone()
+        return int(row[0])
+
+    def outbox_for(self, request_key: str) -> list[OutboxRow]:
+        """Every mail for a request, oldest first."""
+        rows = self._c.execute(
+            "SELECT * FROM outbox WHERE request_key = ? ORDER BY id", (request_key,)
+        )
+        return [
+            OutboxRow(
+                r["id"],
+                r["message_id"],
+                r["cause"],
+                r["request_key"],
+                r["purpose"],
+                r["recipient"],
+                bytes(r["raw"]),
+                r["state"],
+                r["attempts"],
+            )
+            for r in rows
+        ]
+
+    # ---------------------------------------------------------------- sync
+
+    def watermark(self, name: str) -> str | None:
+        """The stored watermark *name*."""
+        row = self._c.execute("SELECT value FROM watermarks WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_watermark(self, name: str, value: str, at: datetime) -> None:
+        """Store watermark *name*."""
+        self._c.execute(
+            "INSERT INTO watermarks (name, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (name, value, _ts(at)),
+        )
+
+    def mark_change_seen(self, change_id: str, request_key: str, at: datetime) -> bool:
+        """Record a tracker change as handled; False if it already was."""
+        cur = self._c.execute(
+            "INSERT OR IGNORE INTO seen_changes (change_id, request_key, seen_at) VALUES (?, ?, ?)",
+            (change_id, request_key, _ts(at)),
+        )
+        return cur.rowcount == 1
+
+    # ---------------------------------------------------------------- events
+
+    def log(
+        self,
+        activity: str,
+        *,
+        at: datetime,
+        actor: str = "pixbridge",
+        request_key: str | None = None,
+        message: int | None = None,
+        **detail: Any,
+    ) -> None:
+        """Append to the event log."""
+        self._c.execute(
+            "INSERT INTO events (at, request_key, message, activity, actor, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (_ts(at), request_key, message, activity, actor, json.dumps(detail, default=str)),
+        )
+
+    def events(self, request_key: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Logged events, oldest first, optionally for one request."""
+        sql = "SELECT * FROM events"
+        args: list[Any] = []
+        if request_key:
+            sql += " WHERE request_key = ?"
+            args.append(request_key)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        return [
+            {
+                "id": r["id"],
+                "at": r["at"],
+                "request": r["request_key"],
+                "message": r["message"],
+                "activity": r["activity"],
+                "actor": r["actor"],
+                "detail": json.loads(r["detail"]),
+            }
+            for r in self._c.execute(sql, args)
+        ]

@@ -1,0 +1,482 @@
+"""The built-in Maildir mailbox (``maildir``) and Maildir sender (``maildir-outbox``)."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import mailbox
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pixbridge.adapters import AdapterContext, MailSender, MailSource
+from pixbridge.builtins import maildir as maildir_plugin
+from pixbridge.builtins.maildir import MaildirSender, MaildirSource, is_addr_spec
+from pixbridge.errors import PermanentAdapterError, TransientAdapterError
+from pixbridge.models import MailOutcome, OutgoingMail
+from pixbridge.plugins import BUILTIN_PLUGINS, ESSENTIAL_PLUGINS, load_plugins
+from pixbridge.registry import AdapterRegistry
+from pixbridge.testing.contracts.mail import (
+    MailSenderContract,
+    MailSourceContract,
+    message_id_of,
+    sample_message,
+)
+
+MODULE = "pixbridge.builtins.maildir"
+
+_delivery_number = itertools.count()
+
+
+def deliver(root: Path, raw: bytes, *, subdir: str = "new", name: str | None = None) -> Path:
+    """Deliver *raw* into the Maildir *root* as an MTA does: write in ``tmp/``, rename."""
+    # Zero-padded so that deliveries within one file-system timestamp tick sort by name in
+    # arrival order, as pending() breaks mtime ties by name.
+    name = name or f"{time.time_ns():020d}.M{next(_delivery_number):06d}P{os.getpid()}.test"
+    tmp = root / "tmp" / name.partition(":")[0]
+    tmp.write_bytes(raw)
+    final = root / subdir / name
+    os.rename(tmp, final)
+    return final
+
+
+def tree(root: Path) -> list[str]:
+    """Every path under *root*, relative, sorted."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture
+def source(adapter_context: AdapterContext) -> Iterator[MaildirSource]:
+    adapter = MaildirSource(MaildirSource.Settings(poll_interval=0.01), adapter_context)
+    adapter.open()
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture
+def sender(adapter_context: AdapterContext) -> Iterator[MaildirSender]:
+    adapter = MaildirSender(MaildirSender.Settings(), adapter_context)
+    adapter.open()
+    yield adapter
+    adapter.close()
+
+
+def read_sent(adapter: MaildirSender) -> list[bytes]:
+    """The files delivered into the sent Maildir (``new/`` and ``cur/``), oldest name first."""
+    found = []
+    for sub in ("new", "cur"):
+        for path in sorted((adapter.sent / sub).iterdir()):
+            if not path.name.startswith("."):
+                found.append(path.read_bytes())
+    return found
+
+
+# ---------------------------------------------------------------- the contracts
+
+
+class TestMaildirSource(MailSourceContract):
+    @pytest.fixture
+    def adapter(self, source: MaildirSource) -> MaildirSource:
+        return source
+
+    def deliver(self, adapter: MailSource, raw: bytes) -> None:
+        assert isinstance(adapter, MaildirSource)
+        deliver(adapter.inbox, raw)
+
+
+class TestMaildirSender(MailSenderContract):
+    @pytest.fixture
+    def adapter(self, sender: MaildirSender) -> MaildirSender:
+        return sender
+
+    def sent_messages(self, adapter: MailSender) -> list[bytes]:
+        assert isinstance(adapter, MaildirSender)
+        return read_sent(adapter)
+
+
+# ---------------------------------------------------------------- registration and set-up
+
+
+def test_plugin_registers_both_adapters() -> None:
+    registry = AdapterRegistry()
+    maildir_plugin.register_adapters(registry)
+    assert [entry.name for entry in registry.all()] == ["maildir", "maildir-outbox"]
+    assert registry.get("maildir", MaildirSource.kind).cls is MaildirSource
+    assert registry.get("maildir-outbox", MaildirSender.kind).cls is MaildirSender
+
+
+def test_loaded_as_a_builtin_plugin() -> None:
+    others = [m for m in BUILTIN_PLUGINS if m not in ESSENTIAL_PLUGINS and m != MODULE]
+    plugins = load_plugins(autoload=False, disable=others)
+    providers = {entry.name: entry.plugin for entry in plugins.registry.all()}
+    assert providers == {"maildir": MODULE, "maildir-outbox": MODULE}
+
+
+def test_init_creates_nothing_on_disk(adapter_context: AdapterContext, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    MaildirSource(MaildirSource.Settings(), adapter_context)
+    MaildirSource(MaildirSource.Settings(inbox=elsewhere / "in"), adapter_context)
+    MaildirSender(MaildirSender.Settings(), adapter_context)
+    MaildirSender(MaildirSender.Settings(sent=elsewhere / "sent"), adapter_context)
+    assert tree(adapter_context.data_dir) == []
+    assert not elsewhere.exists()
+
+
+def test_open_creates_the_maildirs(source: MaildirSource, sender: MaildirSender) -> None:
+    data = source.context.data_dir
+    for root in ("inbox", "processed", "quarantine", "sent"):
+        for sub in ("tmp", "new", "cur"):
+            assert (data / "mail" / root / sub).is_dir(), f"{root}/{sub}"
+    assert (data / "mail" / "quarantine" / "reasons").is_dir()
+    source.open()  # again: nothing to do, no error
+    sender.open()
+
+
+def test_relative_paths_use_the_data_dir_absolute_ones_do_not(
+    adapter_context: AdapterContext, tmp_path: Path
+) -> None:
+    settings = MaildirSource.Settings(inbox=Path("in"), processed=tmp_path / "done")
+    adapter = MaildirSource(settings, adapter_context)
+    assert adapter.inbox == adapter_context.data_dir / "in"
+    assert adapter.processed == tmp_path / "done"
+    assert adapter.quarantine == adapter_context.data_dir / "mail" / "quarantine"
+
+
+def test_check_reports_missing_maildirs_until_opened(adapter_context: AdapterContext) -> None:
+    adapter = MaildirSource(MaildirSource.Settings(), adapter_context)
+    problems = adapter.check()
+    assert problems and all("does not exist" in p for p in problems)
+    adapter.open()
+    assert adapter.check() == []
+    outbox = MaildirSender(MaildirSender.Settings(), adapter_context)
+    assert outbox.check()
+    outbox.open()
+    assert outbox.check() == []
+
+
+# ---------------------------------------------------------------- the mailbox
+
+
+def test_message_in_cur_with_info_suffix_is_found(source: MaildirSource) -> None:
+    raw = sample_message()
+    deliver(source.inbox, raw, subdir="cur", name="1768467600.M1P1.host:2,S")
+    (item,) = source.pending()
+    assert item.ref == "1768467600.M1P1.host"
+    assert item.size == len(raw)
+    assert source.read(item.ref) == raw
+    source.acknowledge(item.ref, MailOutcome.PROCESSED)
+    assert tree(source.processed / "cur") == ["1768467600.M1P1.host:2,S"]
+
+
+def test_message_from_new_gets_an_empty_info_in_cur(source: MaildirSource) -> None:
+    deliver(source.inbox, sample_message(), name="plain")
+    source.acknowledge("plain", MailOutcome.PROCESSED)
+    assert tree(source.processed / "cur") == ["plain:2,"]
+    assert tree(source.inbox / "new") == []
+
+
+def test_tmp_dot_files_and_folders_are_ignored(source: MaildirSource) -> None:
+    (source.inbox / "tmp" / "being-delivered").write_bytes(sample_message())
+    (source.inbox / "new" / ".hidden").write_bytes(sample_message())
+    (source.inbox / "cur" / ".dovecot.index").write_bytes(b"\0\0")
+    (source.inbox / "new" / "a-folder").mkdir()
+    (source.inbox / "new" / "a-link").symlink_to(source.inbox / "tmp" / "being-delivered")
+    assert source.pending() == []
+
+
+def test_pending_orders_by_mtime_then_name(source: MaildirSource) -> None:
+    for name, mtime in (("b", 100), ("a", 200), ("c", 100), ("d", 50)):
+        path = deliver(source.inbox, sample_message(), name=name)
+        os.utime(path, (mtime, mtime))
+    assert [item.ref for item in source.pending()] == ["d", "b", "c", "a"]
+
+
+def test_ref_survives_a_reader_flagging_the_message(source: MaildirSource) -> None:
+    raw = sample_message()
+    deliver(source.inbox, raw, name="k1")
+    assert [i.ref for i in source.pending()] == ["k1"]
+    # A mail reader marks it seen: moves it from new/ to cur/ and adds flags.
+    os.rename(source.inbox / "new" / "k1", source.inbox / "cur" / "k1:2,S")
+    assert [i.ref for i in source.pending()] == ["k1"]
+    os.rename(source.inbox / "cur" / "k1:2,S", source.inbox / "cur" / "k1:2,RS")
+    assert source.read("k1") == raw  # the location remembered by pending() is stale now
+    source.acknowledge("k1", MailOutcome.PROCESSED)
+    assert tree(source.processed / "cur") == ["k1:2,RS"]
+
+
+@pytest.mark.parametrize("ref", ["", "../inbox", "a/b", ".hidden", "..", "x\0y"])
+def test_refs_that_are_not_maildir_names_are_refused(source: MaildirSource, ref: str) -> None:
+    with pytest.raises(PermanentAdapterError):
+        source.read(ref)
+    with pytest.raises(PermanentAdapterError):
+        source.acknowledge(ref, MailOutcome.PROCESSED)
+
+
+def test_acknowledging_an_unknown_ref_is_not_an_error(source: MaildirSource) -> None:
+    source.acknowledge("never-delivered", MailOutcome.PROCESSED)
+    source.acknowledge("never-delivered", MailOutcome.QUARANTINED, "why not")
+    assert tree(source.processed / "cur") == []
+    assert tree(source.reasons_dir) == []
+
+
+def test_acknowledging_with_the_other_outcome_later_moves_nothing(source: MaildirSource) -> None:
+    deliver(source.inbox, sample_message(), name="m")
+    source.acknowledge("m", MailOutcome.PROCESSED)
+    source.acknowledge("m", MailOutcome.QUARANTINED, "late")
+    assert tree(source.processed / "cur") == ["m:2,"]
+    assert tree(source.quarantine / "cur") == []
+
+
+def test_quarantine_writes_the_reason_beside_the_message(source: MaildirSource) -> None:
+    raw = sample_message()
+    deliver(source.inbox, raw, name="q1")
+    reason = "message too large: 41 MB > 25 MB — Nachricht zu groß"
+    source.acknowledge("q1", MailOutcome.QUARANTINED, reason)
+    assert (source.quarantine / "cur" / "q1:2,").read_bytes() == raw
+    assert (source.reasons_dir / "q1.txt").read_text(encoding="utf-8") == reason
+    assert tree(source.reasons_dir) == ["q1.txt"]  # no temporary file left behind
+    source.acknowledge("q1", MailOutcome.QUARANTINED, "a second, different reason")
+    assert (source.reasons_dir / "q1.txt").read_text(encoding="utf-8") == reason
+
+
+def test_processing_writes_no_reason(source: MaildirSource) -> None:
+    deliver(source.inbox, sample_message(), name="p1")
+    source.acknowledge("p1", MailOutcome.PROCESSED, "ignored for processed mail")
+    assert tree(source.reasons_dir) == []
+
+
+def test_processed_maildir_is_readable_with_the_mailbox_module(source: MaildirSource) -> None:
+    raws = {}
+    for n in range(3):
+        raw = sample_message(subject=f"Message {n}")
+        deliver(source.inbox, raw, name=f"key{n}")
+        raws[f"key{n}"] = raw
+    for item in source.pending():
+        source.acknowledge(item.ref, MailOutcome.PROCESSED)
+    box = mailbox.Maildir(source.processed, create=False)
+    assert sorted(box.keys()) == sorted(raws)
+    for key, raw in raws.items():
+        assert box.get_bytes(key) == raw
+        assert box[key]["Message-ID"] == message_id_of(raw)
+    quarantine = mailbox.Maildir(source.quarantine, create=False)
+    assert len(quarantine) == 0
+
+
+def test_a_second_delivery_under_a_used_name_does_not_overwrite(source: MaildirSource) -> None:
+    first, second = sample_message(), sample_message()
+    deliver(source.inbox, first, name="same")
+    source.acknowledge("same", MailOutcome.PROCESSED)
+    deliver(source.inbox, second, name="same")
+    assert [i.ref for i in source.pending()] == ["same"]
+    source.acknowledge("same", MailOutcome.PROCESSED)
+    assert source.pending() == []
+    assert (source.processed / "cur" / "same:2,").read_bytes() == first
+    assert (source.processed / "cur" / "same.dup1:2,").read_bytes() == second
+
+
+def test_a_failed_move_is_transient_and_keeps_the_message(
+    source: MaildirSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver(source.inbox, sample_message(), name="stuck")
+
+    def cross_device(src: object, dst: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+
+    monkeypatch.setattr(os, "rename", cross_device)
+    with pytest.raises(TransientAdapterError, match="one file system"):
+        source.acknowledge("stuck", MailOutcome.PROCESSED)
+    monkeypatch.undo()
+    assert [i.ref for i in source.pending()] == ["stuck"]
+
+
+def test_read_of_a_message_gone_meanwhile_is_permanent(source: MaildirSource) -> None:
+    path = deliver(source.inbox, sample_message(), name="gone")
+    source.pending()
+    os.rename(path, source.inbox.parent / "elsewhere")
+    with pytest.raises(PermanentAdapterError, match="no longer"):
+        source.read("gone")
+
+
+def test_pending_without_inbox_is_transient(adapter_context: AdapterContext) -> None:
+    adapter = MaildirSource(MaildirSource.Settings(), adapter_context)
+    with pytest.raises(TransientAdapterError, match="missing"):
+        adapter.pending()
+
+
+def test_wait_wakes_up_on_delivery(source: MaildirSource) -> None:
+    assert source.wait(0.05) is False
+    timer = threading.Timer(0.1, deliver, args=(source.inbox, sample_message()))
+    timer.start()
+    started = time.monotonic()
+    try:
+        assert source.wait(10) is True
+    finally:
+        timer.join()
+    assert time.monotonic() - started < 5
+    assert len(source.pending()) == 1
+
+
+def test_many_messages_go_through(source: MaildirSource) -> None:
+    raws = [sample_message(subject=f"Bulk {n}") for n in range(300)]
+    for raw in raws:
+        deliver(source.inbox, raw)
+    pending = source.pending()
+    assert len(pending) == 300
+    for item, raw in zip(pending, raws, strict=True):
+        assert source.read(item.ref) == raw
+        source.acknowledge(item.ref, MailOutcome.PROCESSED)
+    assert source.pending() == []
+    assert len(os.listdir(source.processed / "cur")) == 300
+
+
+# ---------------------------------------------------------------- the sender
+
+
+def outgoing(message_id: str = "<ack-1@pixbridge.example.com>", **kwargs: object) -> OutgoingMail:
+    raw = sample_message(message_id, sender="support@example.com", to="customer@example.com")
+    values: dict[str, object] = {
+        "message_id": message_id,
+        "sender": "support@example.com",
+        "recipients": ("customer@example.com",),
+        "raw": raw,
+    }
+    values.update(kwargs)
+    return OutgoingMail(**values)  # type: ignore[arg-type]
+
+
+def test_sent_file_is_named_by_the_message_id(sender: MaildirSender) -> None:
+    mail = outgoing()
+    sender.send(mail)
+    name = MaildirSender.filename_for(mail.message_id)
+    assert tree(sender.sent / "new") == [name]
+    assert (sender.sent / "new" / name).read_bytes() == mail.raw
+    assert tree(sender.sent / "tmp") == []
+    assert MaildirSender.filename_for("ack-1@pixbridge.example.com") == name
+
+
+def test_sent_maildir_is_readable_with_the_mailbox_module(sender: MaildirSender) -> None:
+    sender.send(outgoing("<a@x.example>"))
+    sender.send(outgoing("<b@x.example>"))
+    box = mailbox.Maildir(sender.sent, create=False)
+    assert sorted(m["Message-ID"] for m in box) == ["<a@x.example>", "<b@x.example>"]
+
+
+def test_leftover_in_tmp_after_a_crash_is_not_sent(sender: MaildirSender) -> None:
+    mail = outgoing()
+    name = MaildirSender.filename_for(mail.message_id)
+    # What a crash between writing and renaming leaves behind:
+    (sender.sent / "tmp" / f"{name}.4242.deadbeef").write_bytes(mail.raw[:100])
+    assert read_sent(sender) == []
+    sender.send(mail)
+    assert read_sent(sender) == [mail.raw]
+    sender.send(mail)
+    assert read_sent(sender) == [mail.raw]
+
+
+def test_failed_rename_leaves_nothing_behind(
+    sender: MaildirSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(src))
+
+    monkeypatch.setattr(os, "rename", no_space)
+    with pytest.raises(TransientAdapterError, match="No space"):
+        sender.send(outgoing())
+    monkeypatch.undo()
+    assert tree(sender.sent / "tmp") == []
+    assert read_sent(sender) == []
+
+
+def test_resend_finds_a_copy_a_reader_flagged(sender: MaildirSender) -> None:
+    mail = outgoing()
+    sender.send(mail)
+    name = MaildirSender.filename_for(mail.message_id)
+    os.rename(sender.sent / "new" / name, sender.sent / "cur" / f"{name}:2,S")
+    sender.send(mail)
+    assert read_sent(sender) == [mail.raw]
+
+
+def test_resend_with_other_content_keeps_the_first_and_warns(
+    sender: MaildirSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = outgoing()
+    sender.send(first)
+    changed = outgoing(raw=first.raw.replace("Grüße".encode(), b"Hello"))
+    with caplog.at_level(logging.WARNING):
+        sender.send(changed)
+    assert read_sent(sender) == [first.raw]
+    assert "different content" in caplog.text
+
+
+def test_refusals_say_what_is_wrong(sender: MaildirSender) -> None:
+    with pytest.raises(PermanentAdapterError, match="no recipients"):
+        sender.send(outgoing(recipients=()))
+    with pytest.raises(
+        PermanentAdapterError, match=re.escape("'Ann <ann@example.com>' is not an e-mail")
+    ):
+        sender.send(outgoing(recipients=("Ann <ann@example.com>",)))
+    with pytest.raises(PermanentAdapterError, match="must be the same"):
+        sender.send(outgoing("<mismatch@example.com>", raw=outgoing().raw))
+    with pytest.raises(PermanentAdapterError, match="2 Message-ID headers"):
+        sender.send(outgoing(raw=b"Message-ID: <ack-1@pixbridge.example.com>\r\n" + outgoing().raw))
+    with pytest.raises(PermanentAdapterError, match="header section"):
+        sender.send(outgoing(raw=b"\r\njust a body\r\n"))
+    with pytest.raises(PermanentAdapterError, match="no content"):
+        sender.send(outgoing(raw=b""))
+    with pytest.raises(PermanentAdapterError, match="line break"):
+        sender.send(outgoing(sender="support@example.com\r\nBcc: x@example.net"))
+    assert read_sent(sender) == []
+
+
+def test_folded_message_id_header_matches(sender: MaildirSender) -> None:
+    header = b"Message-ID: <ack-1@pixbridge.example.com>"
+    folded = b"Message-ID:\r\n <ack-1@pixbridge.example.com>"
+    raw = outgoing().raw.replace(header, folded)
+    assert raw != outgoing().raw
+    sender.send(outgoing(raw=raw))
+    assert read_sent(sender) == [raw]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "customer@example.com",
+        "first.last+support@mail.example.co.uk",
+        "o'brien@example.ie",
+        '"john doe"@example.com',
+        "user@[192.0.2.1]",
+        "jürgen@bücher.example",
+        "root@localhost",
+    ],
+)
+def test_plausible_addresses(address: str) -> None:
+    assert is_addr_spec(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "plain",
+        ".lead@example.com",
+        "trail.@example.com",
+        "two..dots@example.com",
+        "user@-example.com",
+        "user@example..com",
+        "user@example.com.",
+        "x" * 65 + "@example.com",
+        "user@" + "a" * 250 + ".com",
+        "user\t@example.com",
+        "user@exam\u00a0ple.com",
+        "user@example.com\n",
+        "<user@example.com>",
+    ],
+)
+def test_implausible_addresses(address: str) -> None:
+    assert not is_addr_spec(address)
