@@ -22,14 +22,21 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 
+shopt -s nullglob
 stamp=.venv/.pixbridge-installed
-want=$(cat pyproject.toml plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml plugins/pixbridge-*/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
     args=(-e ".[test]")
     for plugin in plugins/pixbridge-*/; do
-        [ -f "$plugin/pyproject.toml" ] && args+=(-e "$plugin")
+        [ -f "$plugin/pyproject.toml" ] && args+=(-e "$plugin[test]")
     done
-    .venv/bin/python -m pip install -q "${args[@]}"
+    log=.venv/pip-install.log
+    echo "installing pixbridge and its plugins into .venv (log: $log) ..." >&2
+    if ! { .venv/bin/python -m pip install --upgrade pip \
+           && .venv/bin/python -m pip install "${args[@]}"; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "installing failed; the whole log is in $log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi

@@ -1,0 +1,137 @@
+"""Benchmark: a backlog of 2,000 messages through one `pixbridge run --once` pass.
+
+Embedded default (Maildir in, local tracker, Maildir out). Mixed sizes, a tenth with attachments.
+Prints messages per second, p50/p99 time per message (parse -> register -> acknowledgement
+queued) and the peak RSS of the process that ran the pass.
+
+    .venv/bin/python bench/lifecycle_bench.py [--messages 2000]
+
+Targets (2-core machine): >= 200 messages/s, p99 < 50 ms, peak RSS < 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
+    """Write *count* customer messages into the Maildir *inbox*; returns total bytes."""
+    rng = random.Random(seed)
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    words = "export crash licence dongle window process map lane project error log build".split()
+    total = 0
+    for n in range(count):
+        msg = EmailMessage()
+        msg["From"] = f"customer{n % 400}@client{n % 97}.example"
+        msg["To"] = "support@pix.example"
+        msg["Subject"] = f"Problem {n}: " + " ".join(rng.choices(words, k=5))
+        msg["Date"] = "Mon, 12 Jan 2026 09:14:05 +0000"
+        msg["Message-ID"] = f"<bench-{n}@client.example>"
+        size = rng.choice([300, 1_000, 3_000, 10_000, 40_000])
+        body = " ".join(rng.choices(words, k=size // 6))
+        msg.set_content("Hello,\n\n" + body + "\n\nWindows 11 Pro 23H2\n")
+        if n % 10 == 0:
+            log = os.urandom(rng.choice([2_000, 20_000, 200_000]))
+            msg.add_attachment(log, maintype="application", subtype="octet-stream", filename=f"log-{n}.bin")
+        raw = msg.as_bytes(policy=SMTP)
+        total += len(raw)
+        path = inbox / "new" / f"{n:06d}.bench"
+        path.write_bytes(raw)
+        os.utime(path, ns=((n + 1) * 10**6, (n + 1) * 10**6))
+    return total
+
+
+def worker(root: Path) -> None:
+    """Run one pass in this process, timing each message; print JSON figures."""
+    from pixbridge.lifecycle.app import build_app
+    from pixbridge.lifecycle.inbound import Inbound
+    from pixbridge.lifecycle.orchestrator import Orchestrator
+    from pixbridge.settings import load_settings
+
+    settings = load_settings(
+        [],
+        data_dir=root / "var",
+        templates_dir=REPO / "settings" / "templates",
+        support={"address": "support@pix.example"},
+        pipeline={"license_validators": [], "publishers": []},
+        # The cap would suppress most acknowledgements in a synthetic backlog from 400 senders.
+        lifecycle={"acks_per_sender_per_hour": 1000},
+    )
+    app = build_app(settings, autoload=False)
+    durations: list[float] = []
+    original = Inbound.process
+
+    def timed(self: Inbound, row: object) -> None:
+        start = time.perf_counter()
+        original(self, row)  # type: ignore[arg-type]
+        durations.append(time.perf_counter() - start)
+
+    Inbound.process = timed  # type: ignore[method-assign]
+    orchestrator = Orchestrator(app)
+    start = time.perf_counter()
+    result = orchestrator.run_once()
+    wall = time.perf_counter() - start
+    app.close()
+    durations.sort()
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "accepted": result.accepted,
+                "processed": result.processed,
+                "sent": result.sent,
+                "wall_s": wall,
+                "p50_ms": 1000 * durations[len(durations) // 2],
+                "p99_ms": 1000 * durations[int(len(durations) * 0.99) - 1],
+                "max_ms": 1000 * durations[-1],
+                "peak_rss_mb": rss_kb / 1024,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        total = make_backlog(root / "var" / "mail" / "inbox", args.messages)
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", str(root)], capture_output=True, text=True, check=True
+        )
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+    rate = figures["processed"] / figures["wall_s"]
+    print(f"backlog: {args.messages} messages, {total / 1e6:.1f} MB, a tenth with attachments")
+    print(
+        f"pass:    accepted {figures['accepted']}, processed {figures['processed']}, "
+        f"acknowledgements sent {figures['sent']} in {figures['wall_s']:.2f} s"
+    )
+    print(f"rate:    {rate:.0f} messages/s (accept + process + mailbox + delivery; target >= 200)")
+    print(
+        f"latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+        f"max {figures['max_ms']:.1f} ms per message (target p99 < 50 ms)"
+    )
+    print(f"memory:  peak RSS {figures['peak_rss_mb']:.0f} MB (target < 200 MB)")
+
+
+if __name__ == "__main__":
+    main()
