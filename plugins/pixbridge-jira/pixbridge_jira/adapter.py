@@ -1,0 +1,419 @@
+"""The Jira tracker: requests are Jira issues in one project, agents work entirely in Jira.
+
+What goes over the wire, and why it is safe to repeat, is described in the plugin's README.
+In short: every created issue carries its draft's marker as a label, so a create whose outcome
+was lost is found again by a (patient: Jira's search lags) search for that label instead of
+being repeated; pixbridge's comments carry the marker in a comment property, and comment lists
+are read-after-write consistent, so a lost comment is looked up at once.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from pixbridge.adapters import AdapterContext, Tracker
+from pixbridge.errors import PermanentAdapterError, UnknownOutcome
+from pixbridge.models import (
+    Attachment,
+    ChangeBatch,
+    CommentDraft,
+    RequestDraft,
+    RequestStatus,
+    TrackedRequest,
+    TrackerComment,
+)
+from pixbridge_jira import body
+from pixbridge_jira.mapping import Mapping
+from pixbridge_jira.session import JiraSession
+from pixbridge_jira.settings import JiraSettings
+
+__all__ = ["PROPERTY", "JiraTracker"]
+
+PROPERTY = "pixbridge"
+"""Key of the comment property holding the marker and author of pixbridge's comments."""
+
+_FIELD_ID = re.compile(r"customfield_\d+")
+_LABEL_BAD = re.compile(r"\s+")
+
+
+class JiraTracker(Tracker):
+    """Jira Cloud or Data Center as the registration system (``[adapters.jira]``)."""
+
+    name: ClassVar[str] = "jira"
+    Settings: ClassVar[type[JiraSettings]] = JiraSettings
+    secret_fields: ClassVar[tuple[str, ...]] = ("token", "password")
+
+    def __init__(self, settings: JiraSettings, context: AdapterContext) -> None:
+        super().__init__(settings, context)
+        self.settings: JiraSettings = settings
+        self.map = Mapping(settings)
+        self.cloud = settings.deployment == "cloud"
+        self.api = "3" if self.cloud else "2"
+        """REST version for bodies with text: v3 (ADF) on Cloud; v2 (wiki markup) on DC."""
+        self.session = JiraSession(settings)
+        self._account: str | None = settings.account or None
+        self._field_ids: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        """Check the settings; the first call to Jira is made on first use, not here."""
+        problems = self.settings.setup_problems()
+        if problems:
+            raise PermanentAdapterError("; ".join(problems))
+
+    def close(self) -> None:
+        """Nothing to release: HTTP connections close with their sessions."""
+
+    def check(self) -> list[str]:
+        """What ``pixbridge doctor`` reports; see :func:`pixbridge_jira.doctor.problems`."""
+        from pixbridge_jira.doctor import problems
+
+        return problems(self)
+
+    # ------------------------------------------------------------------ ids
+
+    @property
+    def account(self) -> str:
+        """The account pixbridge writes as (``account`` setting, else asked from Jira once)."""
+        if self._account is None:
+            me = self.session.get("myself")
+            self._account = self.map.user_id(me)
+        return self._account
+
+    def field_ids(self) -> dict[str, str]:
+        """pixbridge fact -> Jira field id, names resolved through ``/field`` (once)."""
+        if self._field_ids is None:
+            wanted = self.settings.fields
+            ids: dict[str, str] = {}
+            if all(_FIELD_ID.fullmatch(v) for v in wanted.values()):
+                ids = dict(wanted)
+            else:
+                known = self.session.get("field")
+                by_name = {str(f["name"]).casefold(): str(f["id"]) for f in known}
+                by_id = {str(f["id"]) for f in known}
+                for fact, ref in wanted.items():
+                    found = ref if ref in by_id else by_name.get(ref.casefold())
+                    if found is None:
+                        raise PermanentAdapterError(
+                            f"adapters.jira.fields.{fact}: Jira has no field {ref!r}"
+                        )
+                    ids[fact] = found
+            self._field_ids = ids
+        return self._field_ids
+
+    # ------------------------------------------------------------------ requests
+
+    def create_request(self, draft: RequestDraft) -> str:
+        """Create the issue (marker as a label), then upload the draft's files.
+
+        With ``draft.recovering``, or when the create's response is lost, the issue is first
+        looked for by its marker for up to ``reconcile_patience`` seconds; a create is never
+        simply repeated.
+        """
+        if draft.recovering:
+            found = self._reconcile(draft.marker)
+            if found is not None:
+                self.add_attachments(found, draft.attachments)
+                return found
+        try:
+            key = self._create(draft)
+        except UnknownOutcome:
+            found = self._reconcile(draft.marker)
+            if found is None:
+                raise UnknownOutcome(
+                    f"Jira's answer to creating the request {draft.marker} was lost and no issue "
+                    f"with that label appeared within {self.settings.reconcile_patience:.0f}s; "
+                    "it will be looked for again before anything is created"
+                ) from None
+            self.add_attachments(found, draft.attachments)
+            return found
+        for attachment in draft.attachments:
+            self._upload(key, attachment)
+        return key
+
+    def create_requests(self, drafts: Sequence[RequestDraft]) -> list[str]:
+        """Register several independent requests, ``concurrency`` at a time; keys in order.
+
+        The orchestrator registers one message at a time; this is the concurrent path for bulk
+        imports and the benchmark. Each request is still paced and reconciled on its own.
+        """
+        workers = max(1, self.settings.concurrency)
+        if workers == 1:
+            return [self.create_request(d) for d in drafts]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jira") as pool:
+            return list(pool.map(self.create_request, drafts))
+
+    def _create(self, draft: RequestDraft) -> str:
+        fields = self._issue_fields(draft)
+        if self.cloud:
+            created = self.session.send(
+                "POST", "issue", {"fields": fields}, version="3", creates=True
+            )
+            key = str(created["key"])
+        else:
+
+            def post() -> str:
+                issue = self.session.client.create_issue(fields=fields, prefetch=False)
+                return str(issue.key)
+
+            key = self.session.call(post, what="POST issue", creates=True)
+        self.session.note_write(key)
+        return key
+
+    def _issue_fields(self, draft: RequestDraft) -> dict[str, Any]:
+        ids = self.field_ids()
+        facts = {"customer": draft.customer, **dict(draft.fields)}
+        in_header = {k: v for k, v in facts.items() if k not in ids and v}
+        description = body.compose_description(draft.description, in_header)
+        labels = [draft.marker, *draft.labels]
+        fields: dict[str, Any] = {
+            "project": {"key": self.settings.project},
+            "issuetype": {"name": self.settings.issue_type},
+            "summary": " ".join(draft.summary.split())[:255] or "(no subject)",
+            "description": body.encode(description, self.cloud),
+            "labels": list(dict.fromkeys(_LABEL_BAD.sub("_", x) for x in labels if x)),
+        }
+        priority = self.map.jira_priority(draft.priority)
+        if priority:
+            fields["priority"] = {"name": priority}
+        if draft.assignee:
+            fields["assignee"] = self.map.user(draft.assignee)
+        for fact, value in facts.items():
+            if fact in ids and value:
+                fields[ids[fact]] = value
+        return fields
+
+    def _reconcile(self, marker: str) -> str | None:
+        """The key of the issue labelled *marker*, searching patiently (search lags writes)."""
+        jql = f'project = "{self.settings.project}" AND labels = "{marker}"'
+        deadline = time.monotonic() + max(0.0, self.settings.reconcile_patience)
+        wait = 0.25
+        while True:
+            keys = self.search_keys(jql)
+            if keys:
+                return sorted(keys, key=_key_number)[0]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.session.sleep(min(wait, left))
+            wait = min(wait * 2, 30.0)
+
+    def search_keys(self, jql: str) -> list[str]:
+        """Keys of the issues *jql* finds (first page, enough for a marker)."""
+        if self.cloud:
+            page = self.session.get("search/jql", version="3", jql=jql, fields="key", maxResults=50)
+        else:
+            page = self.session.get("search", jql=jql, fields="key", maxResults=50, startAt=0)
+        return [str(i["key"]) for i in page.get("issues", [])]
+
+    # ------------------------------------------------------------------ comments and files
+
+    def add_comment(self, key: str, draft: CommentDraft) -> str:
+        """Add pixbridge's comment (marker in the ``pixbridge`` comment property), files first."""
+        if draft.recovering:
+            found = self._comment_with_marker(key, draft.marker)
+            if found is not None:
+                return found
+        self.add_attachments(key, draft.attachments)
+        text = body.compose_description(draft.body, {"customer": draft.author})
+        data: dict[str, Any] = {
+            "body": body.encode(text, self.cloud),
+            "properties": [
+                {
+                    "key": PROPERTY,
+                    "value": {
+                        "marker": draft.marker,
+                        "author": draft.author,
+                        "attachments": [a.filename for a in draft.attachments],
+                    },
+                }
+            ],
+        }
+        if not draft.public:
+            self.map.internal(data)
+        path = f"issue/{key}/comment"
+        try:
+            made = self.session.send("POST", path, data, version=self.api, issue=key, creates=True)
+        except UnknownOutcome:
+            found = self._comment_with_marker(key, draft.marker)
+            if found is not None:
+                return found
+            made = self.session.send("POST", path, data, version=self.api, issue=key, creates=True)
+        return str(made["id"])
+
+    def _comment_with_marker(self, key: str, marker: str) -> str | None:
+        if not marker:
+            return None
+        for raw in self.raw_comments(key):
+            if _property(raw, PROPERTY).get("marker") == marker:
+                return str(raw["id"])
+        return None
+
+    def raw_comments(self, key: str) -> list[dict[str, Any]]:
+        """Every comment of *key* as Jira returns it (with properties), oldest first."""
+        comments: list[dict[str, Any]] = []
+        while True:
+            page = self.session.get(
+                f"issue/{key}/comment", version=self.api, startAt=len(comments),
+                maxResults=100, expand="properties",
+            )  # fmt: skip
+            batch = page.get("comments", [])
+            comments.extend(batch)
+            if not batch or len(comments) >= int(page.get("total", len(comments))):
+                return comments
+
+    def add_attachments(self, key: str, attachments: Sequence[Attachment]) -> None:
+        """Upload each file unless one with its name and size is already on the issue."""
+        if not attachments:
+            return
+        have = self._attachments(key)
+        for attachment in attachments:
+            if (attachment.filename, attachment.size) in have:
+                continue
+            self._upload(key, attachment)
+            have.add((attachment.filename, attachment.size))
+
+    def _attachments(self, key: str) -> set[tuple[str, int]]:
+        issue = self.session.get(f"issue/{key}", fields="attachment")
+        found = issue.get("fields", {}).get("attachment") or []
+        return {(str(a["filename"]), int(a["size"])) for a in found}
+
+    def _upload(self, key: str, attachment: Attachment) -> None:
+        def post() -> None:
+            stream = io.BytesIO(attachment.data)
+            self.session.client.add_attachment(key, stream, filename=attachment.filename)
+
+        what = f"POST issue/{key}/attachments"
+        try:
+            self.session.call(post, what=what, issue=key, creates=True)
+        except UnknownOutcome:
+            if (attachment.filename, attachment.size) not in self._attachments(key):
+                self.session.call(post, what=what, issue=key, creates=True)
+
+    # ------------------------------------------------------------------ status and links
+
+    def set_status(self, key: str, status: RequestStatus) -> None:
+        """Run the configured transition to *status* (nothing if the issue is already there)."""
+        issue = self.session.get(f"issue/{key}", fields="status", expand="transitions")
+        current = (issue.get("fields", {}).get("status") or {}).get("name")
+        target = self.map.jira_status(status)
+        if str(current).casefold() == target.casefold():
+            return
+        name = self.map.transition(status)
+        options = issue.get("transitions") or []
+        chosen = next(
+            (t for t in options if str(t.get("name")).casefold() == name.casefold()), None
+        )
+        if chosen is None:
+            available = ", ".join(repr(t.get("name")) for t in options) or "none"
+            raise PermanentAdapterError(
+                f"{key} is in status {current!r}, which has no transition named {name!r} "
+                f"(adapters.jira.transitions.{status.value}); available: {available}"
+            )
+        data: dict[str, Any] = {"transition": {"id": str(chosen["id"])}}
+        if status is RequestStatus.COMPLETED and self.settings.resolution:
+            data["fields"] = {"resolution": {"name": self.settings.resolution}}
+        self.session.send("POST", f"issue/{key}/transitions", data, issue=key)
+
+    def link(self, key: str, follows: str) -> None:
+        """Link *key* to *follows* with ``follows_link_type`` (once)."""
+        if key.strip().upper() == follows.strip().upper():
+            raise PermanentAdapterError(f"request {key} cannot follow itself")
+        issue = self.session.get(f"issue/{key}", fields="issuelinks")
+        kind = self.settings.follows_link_type
+        for link in issue.get("fields", {}).get("issuelinks") or []:
+            other = link.get("outwardIssue") or link.get("inwardIssue") or {}
+            if other.get("key") == follows and link.get("type", {}).get("name") == kind:
+                return
+        data = {
+            "type": {"name": kind},
+            "inwardIssue": {"key": key},
+            "outwardIssue": {"key": follows},
+        }
+        try:
+            self.session.send("POST", "issueLink", data, issue=key)
+        except PermanentAdapterError as exc:
+            raise PermanentAdapterError(f"cannot link {key} to {follows}: {exc}") from exc
+
+    # ------------------------------------------------------------------ reading
+
+    def get_request(self, key: str) -> TrackedRequest:
+        """The issue *key* as pixbridge sees it, with its comments oldest first."""
+        ids = self.field_ids()
+        wanted = "summary,description,status,priority,assignee,attachment,issuelinks"
+        wanted = ",".join([wanted, *ids.values()])
+        issue = self.session.get(f"issue/{key}", version=self.api, fields=wanted)
+        f = issue.get("fields", {})
+        text, facts = body.split_description(body.decode(f.get("description"), self.cloud))
+        for fact, field_id in ids.items():
+            value = f.get(field_id)
+            if value is not None:
+                facts[fact] = str(value.get("value", value) if isinstance(value, dict) else value)
+        links = []
+        for link in f.get("issuelinks") or []:
+            other = link.get("outwardIssue") or link.get("inwardIssue") or {}
+            if other.get("key"):
+                links.append(str(other["key"]))
+        status = self.map.status((f.get("status") or {}).get("name"))
+        return TrackedRequest(
+            key=str(issue.get("key", key)),
+            status=status or RequestStatus.IN_PROGRESS,
+            summary=str(f.get("summary") or ""),
+            description=text,
+            customer=facts.pop("customer", ""),
+            priority=self.map.level((f.get("priority") or {}).get("name")),
+            assignee=self.map.user_id(f.get("assignee")) or None,
+            attachments=tuple(str(a["filename"]) for a in f.get("attachment") or []),
+            links=tuple(links),
+            comments=tuple(self.comment_from(c) for c in self.raw_comments(key)),
+            fields=facts,
+        )
+
+    def comment_from(self, raw: dict[str, Any]) -> TrackerComment:
+        """A :class:`TrackerComment` from Jira's comment JSON."""
+        from datetime import datetime
+
+        prop = _property(raw, PROPERTY)
+        author = self.map.user_id(raw.get("author"))
+        ours = bool(prop) or author == self.account
+        text, facts = body.split_description(body.decode(raw.get("body"), self.cloud))
+        if not ours:
+            text = body.decode(raw.get("body"), self.cloud)
+        return TrackerComment(
+            id=str(raw["id"]),
+            body=text,
+            public=self.map.is_public(raw),
+            author=str(
+                prop.get("author")
+                or facts.get("customer")
+                or (raw.get("author") or {}).get("displayName")
+                or author
+            ),
+            by_pixbridge=ours,
+            created_at=datetime.strptime(str(raw["created"]), "%Y-%m-%dT%H:%M:%S.%f%z"),
+            attachments=tuple(prop.get("attachments") or ()),
+        )
+
+    def changes_since(self, watermark: str | None) -> ChangeBatch:
+        """Agents' comments and status changes since *watermark*; see :mod:`pixbridge_jira.sync`."""
+        from pixbridge_jira.sync import changes_since
+
+        return changes_since(self, watermark)
+
+
+def _property(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    for prop in raw.get("properties") or []:
+        if prop.get("key") == key and isinstance(prop.get("value"), dict):
+            return dict(prop["value"])
+    return {}
+
+
+def _key_number(key: str) -> int:
+    number = key.rpartition("-")[2]
+    return int(number) if number.isdigit() else 0

@@ -1,0 +1,150 @@
+"""``[adapters.jira]``: where Jira is, how pixbridge signs in and how its lifecycle maps to Jira.
+
+Every key has a default so that an installed but unused plugin does not break start-up; the
+adapter itself refuses to open (and ``pixbridge doctor`` says which key to set) while ``url``,
+``project`` or the credentials are missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from pixbridge.adapters import AdapterSettings
+from pixbridge.models import RequestStatus
+
+__all__ = ["DEFAULT_PRIORITIES", "DEFAULT_STATUSES", "DEFAULT_TRANSITIONS", "JiraSettings"]
+
+DEFAULT_STATUSES: dict[str, str] = {
+    RequestStatus.REGISTERED.value: "Open",
+    RequestStatus.IN_PROGRESS.value: "In Progress",
+    RequestStatus.WAITING_FOR_CUSTOMER.value: "Waiting for customer",
+    RequestStatus.COMPLETED.value: "Done",
+}
+DEFAULT_TRANSITIONS: dict[str, str] = {
+    RequestStatus.REGISTERED.value: "Reopen",
+    RequestStatus.IN_PROGRESS.value: "Start progress",
+    RequestStatus.WAITING_FOR_CUSTOMER.value: "Wait for customer",
+    RequestStatus.COMPLETED.value: "Resolve",
+}
+DEFAULT_PRIORITIES: dict[str, str] = {
+    "blocker": "Highest",
+    "critical": "Highest",
+    "high": "High",
+    "normal": "Medium",
+    "low": "Low",
+}
+
+# pixbridge's names for the facts it may put into custom fields (RequestDraft.fields keys).
+FIELD_NAMES = ("serial", "dongle", "os_version", "license", "support_until", "missing")
+
+
+class JiraSettings(AdapterSettings):
+    """The settings of the Jira tracker; see the plugin's README for a worked example."""
+
+    url: str = ""
+    """Base URL of the Jira site, e.g. ``https://pix.atlassian.net`` or ``https://jira.pix.example``."""
+    deployment: Literal["cloud", "datacenter"] = "datacenter"
+    """``cloud`` (ADF bodies, ``/search/jql``) or ``datacenter`` (Server/DC: wiki markup, ``/search``)."""
+    auth: Literal["pat", "api_token", "basic"] = "pat"
+    """``pat``: personal access token (DC); ``api_token``: e-mail + API token (Cloud); ``basic``."""
+    email: str = ""
+    """The account's e-mail (``api_token``) or user name (``basic``)."""
+    token: SecretStr | None = None
+    """The PAT or API token, by reference: ``token = { "$env" = "JIRA_TOKEN" }``."""
+    password: SecretStr | None = None
+    """The password for ``basic``, by reference."""
+    project: str = ""
+    """Key of the project requests are created in, e.g. ``SUP``."""
+    issue_type: str = "Task"
+    """Name of the issue type of a new request (``Service Request`` on JSM)."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    """pixbridge fact -> Jira field (id like ``customfield_10050`` or the field's name).
+
+    Facts: ``customer``, ``serial``, ``dongle``, ``os_version``, ``license``, ``support_until``,
+    ``missing``. Facts without a field are listed at the top of the description."""
+    statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STATUSES))
+    """pixbridge status -> Jira status name."""
+    transitions: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TRANSITIONS))
+    """pixbridge status -> name of the Jira transition that reaches it."""
+    priorities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+    """pixbridge priority level -> Jira priority name."""
+    resolution: str | None = "Done"
+    """Resolution set by the completing transition (``None``: the transition sets none)."""
+    internal_comments: Literal["role", "group", "jsm"] = "role"
+    """How an internal comment is hidden: a role or group visibility, or JSM's internal flag."""
+    internal_visibility: str = "Developers"
+    """The role or group that may see internal comments (``role``/``group``)."""
+    follows_link_type: str = "Relates"
+    """Issue link type from a new request to the completed one it follows."""
+    account: str = ""
+    """The account pixbridge writes as (DC user name, Cloud account id); empty: asked at start."""
+    reconcile_patience: float = 300.0
+    """Seconds to look for a request by its marker after an unknown outcome (search lags)."""
+    issue_write_interval: float = 1.0
+    """Least seconds between two writes to one issue (Jira's per-issue write limit)."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    """Attempts per call on 429/5xx before the call fails as transient."""
+    backoff: float = 1.0
+    """First wait after a 5xx or a connection failure (seconds); doubles, with jitter."""
+    max_wait: float = 900.0
+    """Longest single wait between attempts (seconds); a longer Retry-After fails the call."""
+    sync_overlap: float = 300.0
+    """Seconds the update search reaches back before the watermark (search lag, clock skew)."""
+    initial_lookback: float = 86400.0
+    """Seconds of history the first sync (no watermark yet) looks at."""
+    page_size: int = 50
+    """Issues per search page."""
+    concurrency: int = 1
+    """Requests registered at once by :meth:`JiraTracker.create_requests` (bulk path, bench)."""
+
+    @field_validator("url")
+    @classmethod
+    def _strip_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not a URL; write it like https://jira.example.com")
+        return value
+
+    @field_validator("statuses", "transitions")
+    @classmethod
+    def _known_statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {s.value for s in RequestStatus}
+        wrong = sorted(set(value) - known)
+        if wrong:
+            raise ValueError(f"unknown pixbridge status {wrong}; use {sorted(known)}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_facts(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"customer", *FIELD_NAMES}
+        wrong = sorted(set(value) - known)
+        if wrong:
+            raise ValueError(f"unknown fact {wrong}; use {sorted(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _every_status_mapped(self) -> JiraSettings:
+        missing = sorted({s.value for s in RequestStatus} - set(self.statuses))
+        if missing:
+            raise ValueError(f"statuses has no Jira status for {missing}")
+        return self
+
+    def setup_problems(self) -> list[str]:
+        """What must still be set before the adapter can connect, one line each."""
+        problems = []
+        if not self.url:
+            problems.append("adapters.jira.url is not set: the Jira base URL")
+        if not self.project:
+            problems.append("adapters.jira.project is not set: the project key, e.g. SUP")
+        if self.auth in ("pat", "api_token") and self.token is None:
+            problems.append(f'adapters.jira.token is not set (auth = "{self.auth}")')
+        if self.auth == "api_token" and not self.email:
+            problems.append('adapters.jira.email is not set (auth = "api_token")')
+        if self.auth == "basic" and (not self.email or self.password is None):
+            problems.append('adapters.jira.email and password must be set (auth = "basic")')
+        return problems

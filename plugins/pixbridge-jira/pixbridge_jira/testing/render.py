@@ -1,0 +1,148 @@
+"""How the fake Jira shows its data: the JSON shapes of issues, comments, files and changelog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pixbridge_jira import adf
+from pixbridge_jira.testing.state import (
+    CUSTOM_FIELDS,
+    LINK_TYPES,
+    STATUSES,
+    Comment,
+    FakeIssue,
+    State,
+    User,
+    jira_time,
+)
+
+__all__ = ["Renderer"]
+
+SEARCH_COMMENT_LIMIT = 20
+"""Search results carry at most this many comments per issue (as Jira Cloud's do)."""
+
+
+class Renderer:
+    """Renders the state for API version ``"2"`` (text bodies) or ``"3"`` (ADF bodies)."""
+
+    def __init__(self, state: State, base: str) -> None:
+        self.state = state
+        self.base = base
+
+    def user(self, user: User) -> dict[str, Any]:
+        """A user reference."""
+        return user.ref(self.state.cloud, self.base)
+
+    def text(self, value: Any, version: str) -> Any:
+        """A stored body as *version* shows it."""
+        if value is None:
+            return None
+        if version == "3":
+            return value if adf.is_document(value) else adf.from_text(str(value))
+        return adf.to_text(value) if adf.is_document(value) else value
+
+    def comment(
+        self, issue: FakeIssue, c: Comment, version: str, properties: bool = False
+    ) -> dict[str, Any]:
+        """A comment."""
+        out: dict[str, Any] = {
+            "id": str(c.id),
+            "self": f"{self.base}/rest/api/{version}/issue/{issue.id}/comment/{c.id}",
+            "author": self.user(c.author),
+            "updateAuthor": self.user(c.author),
+            "body": self.text(c.body, version),
+            "created": jira_time(c.created),
+            "updated": jira_time(c.created),
+        }
+        if c.visibility:
+            out["visibility"] = c.visibility
+        for prop in c.properties:
+            if prop.get("key") == "sd.public.comment":
+                out["jsdPublic"] = not (prop.get("value") or {}).get("internal")
+        if properties:
+            out["properties"] = c.properties
+        return out
+
+    def history(self, h: dict[str, Any]) -> dict[str, Any]:
+        """A changelog entry."""
+        return {"id": h["id"], "author": self.user(h["author"]),
+                "created": jira_time(h["created"]), "items": h["items"]}  # fmt: skip
+
+    def issue(
+        self,
+        issue: FakeIssue,
+        version: str,
+        fields: str | None = None,
+        expand: str | None = None,
+        search: bool = False,
+    ) -> dict[str, Any]:
+        """An issue with the *fields* asked for (``*all`` or none: every field)."""
+        everything = self._fields(issue, version, search)
+        wanted = [f for f in (fields or "*all").split(",") if f]
+        if "*all" not in wanted and "*navigable" not in wanted:
+            everything = {k: v for k, v in everything.items() if k in wanted}
+        out: dict[str, Any] = {
+            "id": str(issue.id),
+            "key": issue.key,
+            "self": f"{self.base}/rest/api/{version}/issue/{issue.id}",
+            "fields": everything,
+        }
+        expands = set((expand or "").split(","))
+        if "transitions" in expands:
+            out["transitions"] = self.transitions(issue)
+        if "changelog" in expands:
+            histories = [self.history(h) for h in issue.histories]
+            out["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                                "total": len(histories), "histories": histories}  # fmt: skip
+        return out
+
+    def transitions(self, issue: FakeIssue) -> list[dict[str, Any]]:
+        """The transitions offered from the issue's status."""
+        return [
+            {"id": tid, "name": name,
+             "to": {"name": to, "id": STATUSES[to], "self": f"{self.base}/rest/api/2/status/{STATUSES[to]}"}}
+            for tid, name, to in self.state.transitions(issue)
+        ]  # fmt: skip
+
+    def _fields(self, issue: FakeIssue, version: str, search: bool) -> dict[str, Any]:
+        f = issue.fields
+        comments = [self.comment(issue, c, version) for c in issue.comments]
+        shown = comments[:SEARCH_COMMENT_LIMIT] if search else comments
+        out: dict[str, Any] = {
+            "summary": f.get("summary"),
+            "description": self.text(f.get("description"), version),
+            "project": {"id": self.state.project_id, "key": self.state.project,
+                        "self": f"{self.base}/rest/api/2/project/{self.state.project_id}"},
+            "issuetype": dict(f.get("issuetype") or {}),
+            "labels": list(f.get("labels") or []),
+            "priority": ({"name": f["priority"]["name"]} if f.get("priority") else {"name": "Medium"}),
+            "assignee": (self.user(self.state.user_from_ref(f["assignee"], "assignee"))
+                         if f.get("assignee") else None),
+            "reporter": self.user(f["reporter"]),
+            "status": {"name": issue.status, "id": STATUSES[issue.status],
+                       "self": f"{self.base}/rest/api/2/status/{STATUSES[issue.status]}"},
+            "resolution": {"name": issue.resolution} if issue.resolution else None,
+            "created": jira_time(issue.created),
+            "updated": jira_time(issue.updated),
+            "comment": {"comments": shown, "maxResults": len(shown), "total": len(comments),
+                        "startAt": 0},
+            "attachment": list(issue.attachments),
+            "issuelinks": [self.link(*link) for link in issue.links],
+        }  # fmt: skip
+        for name in CUSTOM_FIELDS:
+            out[name] = f.get(name)
+        return out
+
+    def link(self, link_id: int, type_name: str, side: str, other_key: str) -> dict[str, Any]:
+        """One entry of ``issuelinks``."""
+        tid, name, inward, outward = next(t for t in LINK_TYPES if t[1] == type_name)
+        other = self.state.issue(other_key)
+        return {
+            "id": str(link_id),
+            "self": f"{self.base}/rest/api/2/issueLink/{link_id}",
+            "type": {"id": tid, "name": name, "inward": inward, "outward": outward},
+            side: {"id": str(other.id), "key": other.key,
+                   "self": f"{self.base}/rest/api/2/issue/{other.id}",
+                   "fields": {"summary": other.fields.get("summary"),
+                              "status": {"name": other.status}}},
+        }  # fmt: skip

@@ -1,0 +1,463 @@
+"""The fake Jira as an HTTP server on 127.0.0.1 (ephemeral port), with injectable faults.
+
+The real ``jira`` client talks to it over a socket. Faults: added latency per request, search
+lag, scripted answers (429 with ``Retry-After``, 5xx, 409) for matching requests, and "commit
+then drop the response" (the request takes effect, the connection closes unanswered). Every
+request is logged with its arrival time so tests can check what the client did and when; a
+request that arrives while a 429's ``Retry-After`` is still running is answered 429 again and
+counted in :attr:`FakeJira.early_retries`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pixbridge_jira.testing.render import Renderer
+from pixbridge_jira.testing.state import (
+    CUSTOM_FIELDS,
+    LINK_TYPES,
+    STATUSES,
+    SYSTEM_FIELDS,
+    JiraError,
+    State,
+    User,
+    check_body,
+    jira_time,
+)
+
+__all__ = ["FakeJira", "Fault", "Received"]
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next *times* requests matching *method* and *path* (regex)."""
+
+    method: str
+    path: str
+    status: int = 503
+    times: int = 1
+    retry_after: float | None = None
+    drop: bool = False
+    """Process the request, then close the connection without answering."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the fake saw it."""
+
+    at: float
+    """``time.monotonic()`` on arrival."""
+    method: str
+    path: str
+    status: int
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Any
+    body: bytes
+    user: User | None = None
+    version: str = "2"
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError as exc:
+            raise JiraError(400, ["Unexpected character: the body is not JSON"]) from exc
+
+
+@dataclass
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., tuple[int, Any]]
+
+
+class _Drop(Exception):
+    pass
+
+
+class FakeJira:
+    """A stateful fake Jira site; use as a context manager or call :meth:`start`/:meth:`stop`."""
+
+    def __init__(self, *, cloud: bool, latency: float = 0.0) -> None:
+        self.state = State(cloud=cloud)
+        self.latency = latency
+        self.faults: list[Fault] = []
+        self.received: list[Received] = []
+        self.early_retries = 0
+        self._blocked_until = 0.0
+        self._server: ThreadingHTTPServer | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self._routes = self._make_routes()
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> FakeJira:
+        """Listen on an ephemeral port of 127.0.0.1."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._serve(self)
+
+            do_POST = do_PUT = do_DELETE = do_GET
+
+        self._stopped = False
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._stopped = True  # open keep-alive connections are cut on their next request
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeJira:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, fault: Fault) -> None:
+        """Answer the next matching requests with *fault*."""
+        with self.state.lock:
+            self.faults.append(fault)
+
+    def requests(self, method: str | None = None, path: str = "") -> list[Received]:
+        """Requests received (optionally only those of *method* whose path matches *path*)."""
+        with self.state.lock:
+            return [
+                r for r in self.received
+                if (method is None or r.method == method) and re.search(path, r.path)
+            ]  # fmt: skip
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        arrived = time.monotonic()
+        if self._stopped:
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        request = _Request(handler.command, parts.path, query, handler.headers, raw)
+        if self.latency:
+            time.sleep(self.latency)
+        headers: dict[str, str] = {}
+        try:
+            status, payload, headers = self._answer(request, arrived)
+        except _Drop:
+            self._log(arrived, request, 0)
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._log(arrived, request, status)
+        data = b"" if payload is None else json.dumps(payload).encode()
+        handler.send_response(status)
+        if data:
+            handler.send_header("Content-Type", "application/json;charset=UTF-8")
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _log(self, at: float, request: _Request, status: int) -> None:
+        with self.state.lock:
+            self.received.append(Received(at, request.method, request.path, status))
+
+    def _answer(self, request: _Request, arrived: float) -> tuple[int, Any, dict[str, str]]:
+        with self.state.lock:
+            if arrived < self._blocked_until:
+                self.early_retries += 1
+                wait = self._blocked_until - arrived
+                return (
+                    429,
+                    _errors("Rate limit exceeded."),
+                    {"Retry-After": str(max(1, round(wait)))},
+                )
+            fault = next(
+                (f for f in self.faults
+                 if f.times > 0 and f.method == request.method and re.search(f.path, request.path)),
+                None,
+            )  # fmt: skip
+            if fault is not None:
+                fault.times -= 1
+                if not fault.drop:
+                    headers = {}
+                    if fault.retry_after is not None:
+                        headers["Retry-After"] = f"{fault.retry_after:g}"
+                        if fault.status == 429:
+                            self._blocked_until = arrived + fault.retry_after
+                    return fault.status, _errors(f"injected HTTP {fault.status}"), headers
+            try:
+                status, payload = self._route(request)
+            except JiraError as exc:
+                status, payload = exc.status, exc.body
+            if fault is not None and fault.drop:
+                raise _Drop
+            return status, payload, {}
+
+    def _route(self, request: _Request) -> tuple[int, Any]:
+        match = re.fullmatch(r"/rest/api/(2|3|latest)/(.*)", request.path)
+        if not match:
+            raise JiraError(404, ["Not found"])
+        request.version = "2" if match.group(1) == "latest" else match.group(1)
+        if request.version == "3" and not self.state.cloud:
+            raise JiraError(404, ["REST API version 3 does not exist on Jira Data Center"])
+        rest = match.group(2)
+        if rest != "serverInfo":
+            request.user = self.state.authenticate(request.headers.get("Authorization"))
+        for route in self._routes:
+            found = route.pattern.fullmatch(rest)
+            if found and route.method == request.method:
+                return route.handler(request, *found.groups())
+        raise JiraError(404, [f"No resource {request.method} {rest}"])
+
+    # ------------------------------------------------------------------ routes
+
+    def _make_routes(self) -> list[_Route]:
+        table: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
+            ("GET", r"serverInfo", self._server_info),
+            ("GET", r"myself", lambda r: (200, self._renderer().user(_user(r)))),
+            ("GET", r"field", self._fields),
+            ("GET", r"project/([^/]+)", self._project),
+            ("GET", r"project/([^/]+)/statuses", self._statuses),
+            ("POST", r"issue", self._create),
+            ("GET", r"issue/([^/]+)", self._get_issue),
+            ("GET", r"issue/([^/]+)/comment", self._comments),
+            ("POST", r"issue/([^/]+)/comment", self._add_comment),
+            ("GET", r"issue/([^/]+)/transitions", self._transitions),
+            ("POST", r"issue/([^/]+)/transitions", self._transition),
+            ("POST", r"issue/([^/]+)/attachments", self._attach),
+            ("GET", r"issue/([^/]+)/changelog", self._changelog),
+            ("GET", r"issueLinkType", self._link_types),
+            ("POST", r"issueLink", self._link),
+            ("GET", r"search", self._search_dc),
+            ("POST", r"search", self._search_dc),
+            ("GET", r"search/jql", self._search_jql),
+        ]
+        return [_Route(m, re.compile(p), h) for m, p, h in table]
+
+    def _renderer(self) -> Renderer:
+        return Renderer(self.state, self.url)
+
+    def _server_info(self, r: _Request) -> tuple[int, Any]:
+        cloud = self.state.cloud
+        return 200, {
+            "baseUrl": self.url,
+            "version": "1001.0.0-SNAPSHOT" if cloud else "9.12.15",
+            "versionNumbers": [1001, 0, 0] if cloud else [9, 12, 15],
+            "deploymentType": "Cloud" if cloud else "Server",
+            "buildNumber": 100290 if cloud else 9120015,
+            "serverTitle": "Fake Jira",
+        }
+
+    def _fields(self, r: _Request) -> tuple[int, Any]:
+        system = [
+            {"id": f, "key": f, "name": f.capitalize(), "custom": False} for f in SYSTEM_FIELDS
+        ]
+        custom = [{"id": i, "key": i, "name": n, "custom": True,
+                   "schema": {"type": "string", "customId": int(i.split("_")[1])}}
+                  for i, n in CUSTOM_FIELDS.items()]  # fmt: skip
+        return 200, system + custom
+
+    def _project(self, r: _Request, key: str) -> tuple[int, Any]:
+        s = self.state
+        if key not in (s.project, s.project_id):
+            raise JiraError(404, [f"No project could be found with key '{key}'."])
+        return 200, {
+            "id": s.project_id, "key": s.project, "name": "Support",
+            "self": f"{self.url}/rest/api/2/project/{s.project_id}",
+            "issueTypes": [{"id": i, "name": n} for i, n in s.issue_types],
+        }  # fmt: skip
+
+    def _statuses(self, r: _Request, key: str) -> tuple[int, Any]:
+        self._project(r, key)
+        statuses = [{"name": n, "id": i} for n, i in STATUSES.items()]
+        return 200, [{"id": i, "name": n, "statuses": statuses} for i, n in self.state.issue_types]
+
+    def _create(self, r: _Request) -> tuple[int, Any]:
+        body = r.json()
+        if not isinstance(body, dict) or "fields" not in body:
+            raise JiraError(400, ["Issue must have fields"])
+        issue = self.state.create(body["fields"], _user(r), adf=r.version == "3")
+        return 201, {"id": str(issue.id), "key": issue.key,
+                     "self": f"{self.url}/rest/api/{r.version}/issue/{issue.id}"}  # fmt: skip
+
+    def _get_issue(self, r: _Request, key: str) -> tuple[int, Any]:
+        issue = self.state.issue(key)
+        return 200, self._renderer().issue(
+            issue, r.version, r.query.get("fields"), r.query.get("expand")
+        )
+
+    def _comments(self, r: _Request, key: str) -> tuple[int, Any]:
+        issue = self.state.issue(key)
+        start, size = int(r.query.get("startAt", 0)), min(int(r.query.get("maxResults", 50)), 100)
+        props = "properties" in r.query.get("expand", "")
+        page = issue.comments[start : start + size]
+        return 200, {
+            "startAt": start, "maxResults": size, "total": len(issue.comments),
+            "comments": [self._renderer().comment(issue, c, r.version, props) for c in page],
+        }  # fmt: skip
+
+    def _add_comment(self, r: _Request, key: str) -> tuple[int, Any]:
+        issue = self.state.issue(key)
+        body = r.json()
+        if not isinstance(body, dict) or "body" not in body:
+            raise JiraError(400, errors={"comment": "Comment body can not be empty!"})
+        problem = check_body(body["body"], adf=r.version == "3")
+        if problem or not body["body"]:
+            raise JiraError(400, errors={"comment": problem or "Comment body can not be empty!"})
+        comment = self.state.add_comment(issue, _user(r), body)
+        return 201, self._renderer().comment(issue, comment, r.version, properties=True)
+
+    def _transitions(self, r: _Request, key: str) -> tuple[int, Any]:
+        issue = self.state.issue(key)
+        return 200, {"expand": "transitions", "transitions": self._renderer().transitions(issue)}
+
+    def _transition(self, r: _Request, key: str) -> tuple[int, Any]:
+        self.state.transition(self.state.issue(key), _user(r), r.json(), adf=r.version == "3")
+        return 204, None
+
+    def _attach(self, r: _Request, key: str) -> tuple[int, Any]:
+        issue = self.state.issue(key)
+        if r.headers.get("X-Atlassian-Token", "").lower() != "no-check":
+            raise JiraError(403, ["XSRF check failed"])
+        ctype = r.headers.get("Content-Type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise JiraError(
+                415, ["Unsupported Media Type: attachments are sent as multipart/form-data"]
+            )
+        message = BytesParser(policy=policy.default).parsebytes(
+            f"Content-Type: {ctype}\r\n\r\n".encode() + r.body
+        )
+        made = []
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") != "file":
+                continue
+            data = part.get_payload(decode=True) or b""
+            attachment_id = self.state.next_id()
+            entry = {
+                "id": str(attachment_id), "self": f"{self.url}/rest/api/2/attachment/{attachment_id}",
+                "filename": part.get_filename(), "size": len(data), "author": self._renderer().user(_user(r)),
+                "mimeType": part.get_content_type(), "created": jira_time(self.state.touch(issue)),
+                "content": f"{self.url}/secure/attachment/{attachment_id}/{part.get_filename()}",
+            }  # fmt: skip
+            issue.attachments.append(entry)
+            made.append(entry)
+        if not made:
+            raise JiraError(400, ["No file was attached (the form field must be named 'file')."])
+        return 200, made
+
+    def _changelog(self, r: _Request, key: str) -> tuple[int, Any]:
+        if not self.state.cloud:
+            raise JiraError(404, ["No resource GET changelog on Data Center"])
+        issue = self.state.issue(key)
+        start, size = int(r.query.get("startAt", 0)), int(r.query.get("maxResults", 100))
+        page = issue.histories[start : start + size]
+        return 200, {
+            "startAt": start, "maxResults": size, "total": len(issue.histories),
+            "isLast": start + size >= len(issue.histories),
+            "values": [self._renderer().history(h) for h in page],
+        }  # fmt: skip
+
+    def _link_types(self, r: _Request) -> tuple[int, Any]:
+        return 200, {"issueLinkTypes": [
+            {"id": i, "name": n, "inward": a, "outward": b, "self": f"{self.url}/rest/api/2/issueLinkType/{i}"}
+            for i, n, a, b in LINK_TYPES
+        ]}  # fmt: skip
+
+    def _link(self, r: _Request) -> tuple[int, Any]:
+        body = r.json() or {}
+        name = str((body.get("type") or {}).get("name"))
+        if not any(t[1] == name for t in LINK_TYPES):
+            raise JiraError(404, [f"No issue link type with name '{name}' found."])
+        inward = self.state.issue(str((body.get("inwardIssue") or {}).get("key")))
+        outward = self.state.issue(str((body.get("outwardIssue") or {}).get("key")))
+        link_id = self.state.next_id()
+        inward.links.append((link_id, name, "outwardIssue", outward.key))
+        outward.links.append((link_id, name, "inwardIssue", inward.key))
+        self.state.touch(inward)
+        self.state.touch(outward)
+        return 201, None
+
+    def _search_dc(self, r: _Request) -> tuple[int, Any]:
+        if self.state.cloud:
+            raise JiraError(
+                410,
+                [
+                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."
+                ],
+            )
+        params = r.json() if r.method == "POST" else r.query
+        hits = self.state.search(str(params.get("jql", "")))
+        start, size = int(params.get("startAt", 0)), min(int(params.get("maxResults", 50)), 100)
+        renderer = self._renderer()
+        page = [renderer.issue(i, r.version, params.get("fields"), params.get("expand"), search=True)
+                for i in hits[start : start + size]]  # fmt: skip
+        return 200, {"startAt": start, "maxResults": size, "total": len(hits), "issues": page}
+
+    def _search_jql(self, r: _Request) -> tuple[int, Any]:
+        if not self.state.cloud:
+            raise JiraError(404, ["No resource search/jql on this Jira Data Center"])
+        if "startAt" in r.query:
+            raise JiraError(
+                400, ["Invalid request payload: startAt is not supported, use nextPageToken."]
+            )
+        hits = self.state.search(r.query.get("jql", ""))
+        token = r.query.get("nextPageToken")
+        start = int(token[1:]) if token and token.startswith("p") and token[1:].isdigit() else 0
+        if token and not start:
+            raise JiraError(400, ["Invalid nextPageToken."])
+        size = min(int(r.query.get("maxResults", 50)), 5000)
+        renderer = self._renderer()
+        # Without ``fields`` the new search returns ids only.
+        fields = r.query.get("fields") or "id"
+        page = [renderer.issue(i, r.version, fields, r.query.get("expand"), search=True)
+                for i in hits[start : start + size]]  # fmt: skip
+        out: dict[str, Any] = {"issues": page, "isLast": start + size >= len(hits)}
+        if not out["isLast"]:
+            out["nextPageToken"] = f"p{start + size}"
+        return 200, out
+
+
+def _user(r: _Request) -> User:
+    assert r.user is not None
+    return r.user
+
+
+def _errors(message: str) -> dict[str, Any]:
+    return {"errorMessages": [message], "errors": {}}

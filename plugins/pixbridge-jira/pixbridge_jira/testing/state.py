@@ -1,0 +1,372 @@
+"""The fake Jira's data: users, one project, issues, comments, files, links, changelog, search.
+
+It validates what the real Jira validates on the calls pixbridge makes (required fields, field
+types, labels without spaces, known priorities, users, transitions, link types, ADF documents)
+and answers with Jira's error body ``{"errorMessages": [...], "errors": {field: message}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["Comment", "FakeIssue", "JiraError", "State", "User"]
+
+
+class JiraError(Exception):
+    """An error answer: HTTP status plus Jira's error body."""
+
+    def __init__(
+        self, status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, messages, errors)
+        self.status = status
+        self.body: dict[str, Any] = {"errorMessages": messages or [], "errors": errors or {}}
+
+
+@dataclass
+class User:
+    """A Jira account."""
+
+    name: str
+    account_id: str
+    display: str
+    secret: str
+    """Password (basic auth / API token) and personal access token alike."""
+
+    def ref(self, cloud: bool, base: str) -> dict[str, Any]:
+        """The user as Jira shows it."""
+        if cloud:
+            return {"accountId": self.account_id, "displayName": self.display, "active": True,
+                    "self": f"{base}/rest/api/2/user?accountId={self.account_id}"}  # fmt: skip
+        return {"name": self.name, "key": self.name, "displayName": self.display, "active": True,
+                "self": f"{base}/rest/api/2/user?username={self.name}"}  # fmt: skip
+
+
+@dataclass
+class Comment:
+    """A comment; ``body`` is kept as sent (string or ADF document)."""
+
+    id: int
+    author: User
+    body: Any
+    created: float
+    visibility: dict[str, Any] | None = None
+    properties: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FakeIssue:
+    """An issue and everything on it."""
+
+    id: int
+    key: str
+    fields: dict[str, Any]
+    created: float
+    updated: float
+    status: str = "Open"
+    resolution: str | None = None
+    comments: list[Comment] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    links: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(link id, type name, "inward"/"outward", other key)"""
+    histories: list[dict[str, Any]] = field(default_factory=list)
+
+
+STATUSES = {"Open": "1", "In Progress": "3", "Waiting for customer": "10001", "Done": "10002"}
+TRANSITIONS = [
+    ("11", "Reopen", "Open"),
+    ("21", "Start progress", "In Progress"),
+    ("31", "Wait for customer", "Waiting for customer"),
+    ("41", "Resolve", "Done"),
+]
+PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
+RESOLUTIONS = ["Done", "Won't Do", "Duplicate"]
+LINK_TYPES = [("10000", "Relates", "relates to", "relates to"),
+              ("10001", "Follows", "is followed by", "follows")]  # fmt: skip
+SYSTEM_FIELDS = ["summary", "description", "project", "issuetype", "labels", "priority",
+                 "assignee", "reporter", "status", "resolution", "comment", "attachment",
+                 "issuelinks", "created", "updated"]  # fmt: skip
+CUSTOM_FIELDS = {
+    "customfield_10050": "Serial number",
+    "customfield_10051": "Customer",
+    "customfield_10052": "Missing items",
+    "customfield_10053": "Operating system",
+}
+_LABEL = re.compile(r"^\S{1,255}$")
+
+
+def jira_time(epoch: float) -> str:
+    """Jira's timestamp format, ``2026-01-15T09:00:00.000+0000``."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+class State:
+    """All data of one fake Jira site; every method is called under :attr:`lock`."""
+
+    def __init__(self, *, cloud: bool, project: str = "SUP") -> None:
+        self.cloud = cloud
+        self.project = project
+        self.project_id = "10000"
+        self.issue_types = [("10001", "Task"), ("10002", "Service Request")]
+        self.lock = threading.RLock()
+        self.users = {
+            "pixbridge": User("pixbridge", "557058:pixbridge-bot", "pixbridge", "pb-secret"),
+            "agent.smith": User(
+                "agent.smith", "5b10ac8d82e05b22cc7d4ef5", "Agent Smith", "agent-pw"
+            ),
+        }
+        self.roles = {"Developers", "Service Desk Team"}
+        self.groups = {"jira-servicedesk-users"}
+        self.issues: dict[str, FakeIssue] = {}
+        self.search_lag = 0.0
+        """Seconds before a new issue shows up in search (Jira's index lags writes)."""
+        self._ids = iter(range(10100, 10**9))
+        self._number = 0
+
+    def next_id(self) -> int:
+        """A fresh id (issues, comments, files, changelog entries share one sequence)."""
+        return next(self._ids)
+
+    # ------------------------------------------------------------------ users
+
+    def authenticate(self, header: str | None) -> User:
+        """The user an ``Authorization`` header signs in as; 401 otherwise."""
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() == "bearer":
+                for user in self.users.values():
+                    if value == user.secret:
+                        return user
+            elif scheme.lower() == "basic":
+                decoded = base64.b64decode(value).decode("utf-8", "replace")
+                name, _, secret = decoded.partition(":")
+                for user in self.users.values():
+                    if name in (user.name, f"{user.name}@pix.example") and secret == user.secret:
+                        return user
+        raise JiraError(
+            401, ["You are not authenticated. Authentication required to perform this operation."]
+        )
+
+    def user_from_ref(self, ref: Any, where: str) -> User:
+        """The user a request body names (``accountId`` on Cloud, ``name`` on DC)."""
+        wanted = None
+        if isinstance(ref, dict):
+            wanted = ref.get("accountId") if self.cloud else ref.get("name")
+        for user in self.users.values():
+            if wanted in (user.account_id if self.cloud else user.name,):
+                return user
+        raise JiraError(400, errors={where: f"User '{wanted}' does not exist."})
+
+    # ------------------------------------------------------------------ issues
+
+    def issue(self, key: str) -> FakeIssue:
+        """The issue *key* (or numeric id); 404 as Jira words it otherwise."""
+        for issue in self.issues.values():
+            if key in (issue.key, str(issue.id)):
+                return issue
+        raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
+
+    def create(self, fields: Any, user: User, adf: bool) -> FakeIssue:
+        """Validate *fields* like Jira's create screen does, then create the issue."""
+        if not isinstance(fields, dict):
+            raise JiraError(400, ["Can not deserialize instance of fields"])
+        errors: dict[str, str] = {}
+        project = fields.get("project") or {}
+        if project.get("key") != self.project and project.get("id") != self.project_id:
+            errors["project"] = "valid project is required"
+        issuetype = fields.get("issuetype") or {}
+        if not any(
+            issuetype.get("name") == n or issuetype.get("id") == i for i, n in self.issue_types
+        ):
+            errors["issuetype"] = "valid issue type is required"
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            errors["summary"] = "You must specify a summary of the issue."
+        elif "\n" in summary or "\r" in summary:
+            errors["summary"] = "The summary is invalid because it contains newline characters."
+        elif len(summary) > 255:
+            errors["summary"] = "Summary must be less than 255 characters."
+        if "description" in fields:
+            problem = check_body(fields["description"], adf)
+            if problem:
+                errors["description"] = problem
+        labels = fields.get("labels", [])
+        if not isinstance(labels, list) or not all(
+            isinstance(x, str) and _LABEL.match(x) for x in labels
+        ):
+            errors["labels"] = "The label contains spaces which is invalid."
+        priority = fields.get("priority")
+        if priority is not None and (priority or {}).get("name") not in PRIORITIES:
+            errors["priority"] = f"Priority name '{(priority or {}).get('name')}' is not valid"
+        known = {*SYSTEM_FIELDS, *CUSTOM_FIELDS}
+        for name in fields:
+            if name not in known:
+                errors[name] = (f"Field '{name}' cannot be set. It is not on the appropriate "
+                                "screen, or unknown.")  # fmt: skip
+        for name in CUSTOM_FIELDS:
+            if name in fields and not isinstance(fields[name], str | type(None)):
+                errors[name] = "Operation value must be a string"
+        if fields.get("assignee") is not None:
+            try:
+                self.user_from_ref(fields["assignee"], "assignee")
+            except JiraError as exc:
+                errors.update(exc.body["errors"])
+        if errors:
+            raise JiraError(400, errors=errors)
+        self._number += 1
+        now = time.time()
+        stored = dict(fields)
+        stored["reporter"] = user
+        issue = FakeIssue(self.next_id(), f"{self.project}-{self._number}", stored, now, now)
+        self.issues[issue.key] = issue
+        return issue
+
+    def touch(self, issue: FakeIssue) -> float:
+        """Mark *issue* updated now; returns the time."""
+        issue.updated = max(time.time(), issue.updated + 0.001)
+        return issue.updated
+
+    def transition(self, issue: FakeIssue, user: User, body: Any, adf: bool) -> None:
+        """Run a transition the way ``POST .../transitions`` does."""
+        wanted = str(((body or {}).get("transition") or {}).get("id", ""))
+        found = next((t for t in self.transitions(issue) if t[0] == wanted), None)
+        if found is None:
+            raise JiraError(400, [f"Transition id '{wanted}' is not valid for this issue."])
+        resolution = (((body or {}).get("fields") or {}).get("resolution") or {}).get("name")
+        if resolution is not None and resolution not in RESOLUTIONS:
+            raise JiraError(400, errors={"resolution": f"Resolution '{resolution}' is not valid"})
+        for update in ((body or {}).get("update") or {}).get("comment") or []:
+            text = (update.get("add") or {}).get("body")
+            problem = check_body(text, adf)
+            if problem:
+                raise JiraError(400, errors={"comment": problem})
+            self.add_comment(issue, user, {"body": text})
+        at = self.touch(issue)
+        old, issue.status = issue.status, found[2]
+        if found[2] == "Done":
+            issue.resolution = resolution or issue.resolution
+        elif found[2] == "Open":
+            issue.resolution = None
+        issue.histories.append({
+            "id": str(self.next_id()), "author": user, "created": at,
+            "items": [{"field": "status", "fieldtype": "jira", "fromString": old,
+                       "toString": found[2], "from": STATUSES[old], "to": STATUSES[found[2]]}],
+        })  # fmt: skip
+
+    def transitions(self, issue: FakeIssue) -> list[tuple[str, str, str]]:
+        """Transitions offered from the issue's status (global ones, except to itself)."""
+        return [t for t in TRANSITIONS if t[2] != issue.status]
+
+    def add_comment(self, issue: FakeIssue, user: User, body: Any) -> Comment:
+        """Add a comment, checking its visibility and properties as Jira does."""
+        visibility = body.get("visibility")
+        if visibility is not None:
+            kind = visibility.get("type")
+            value = visibility.get("value") or visibility.get("identifier")
+            allowed = self.roles if kind == "role" else self.groups if kind == "group" else set()
+            if value not in allowed:
+                raise JiraError(
+                    400,
+                    errors={
+                        "commentLevel": f"You are currently not a member of the project role or group: {value}."
+                    },
+                )
+        properties = body.get("properties") or []
+        if not isinstance(properties, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("key"), str) for p in properties
+        ):
+            raise JiraError(
+                400, errors={"properties": "Properties must be a list of {key, value}."}
+            )
+        comment = Comment(
+            self.next_id(), user, body["body"], self.touch(issue), visibility, properties
+        )
+        issue.comments.append(comment)
+        return comment
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, jql: str) -> list[FakeIssue]:
+        """The issues *jql* finds among those the (lagging) index knows."""
+        text = jql.strip()
+        if not text:
+            raise JiraError(
+                400,
+                [
+                    "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+                ],
+            )
+        order = "key"
+        descending = False
+        match = re.search(r"\s+ORDER\s+BY\s+(\w+)(?:\s+(ASC|DESC))?\s*$", text, re.I)
+        if match:
+            order, descending = match.group(1).lower(), (match.group(2) or "").upper() == "DESC"
+            text = text[: match.start()]
+        now = time.time()
+        hits = [i for i in self.issues.values() if i.created + self.search_lag <= now]
+        for clause in re.split(r"\s+AND\s+", text, flags=re.I):
+            hits = [i for i in hits if self._matches(i, clause.strip(), now)]
+        sort_key = {"updated": lambda i: i.updated, "created": lambda i: i.created}.get(
+            order, lambda i: i.id
+        )
+        return sorted(hits, key=sort_key, reverse=descending)
+
+    def _matches(self, issue: FakeIssue, clause: str, now: float) -> bool:
+        match = re.fullmatch(r'(\w+)\s*(=|>=)\s*"?([^"]*)"?', clause)
+        if not match:
+            raise JiraError(
+                400, [f"Error in the JQL Query: the clause {clause!r} is not understood."]
+            )
+        name, op, value = match.group(1).lower(), match.group(2), match.group(3)
+        if name == "project" and op == "=":
+            return value in (self.project, self.project_id)
+        if name == "labels" and op == "=":
+            return value in (issue.fields.get("labels") or [])
+        if name == "key" and op == "=":
+            return issue.key == value
+        if name in ("updated", "created") and op == ">=":
+            relative = re.fullmatch(r"-(\d+)m", value)
+            if not relative:
+                raise JiraError(400, [f"Date value '{value}' for field '{name}' is invalid."])
+            since = now - 60 * int(relative.group(1))
+            # JQL compares whole minutes: round the bound down to the minute, as Jira does.
+            since -= since % 60
+            return (issue.updated if name == "updated" else issue.created) >= since
+        raise JiraError(
+            400, [f"Field '{name}' does not exist or you do not have permission to view it."]
+        )
+
+
+def check_body(value: Any, adf: bool) -> str | None:
+    """Why *value* is not a valid text body (ADF document on v3, string on v2), or ``None``."""
+    if value is None:
+        return None
+    if not adf:
+        return None if isinstance(value, str) else "Operation value must be a string"
+    if not (isinstance(value, dict) and value.get("type") == "doc" and value.get("version") == 1):
+        return "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    return _check_nodes(value.get("content"))
+
+
+def _check_nodes(nodes: Any) -> str | None:
+    if not isinstance(nodes, list):
+        return "INVALID_INPUT: content must be an array"
+    for node in nodes:
+        kind = node.get("type") if isinstance(node, dict) else None
+        if kind == "text":
+            if not isinstance(node.get("text"), str) or not node["text"]:
+                return "INVALID_INPUT: text nodes must not be empty"
+        elif kind in ("paragraph", "heading", "bulletList", "listItem", "codeBlock"):
+            problem = _check_nodes(node.get("content", []))
+            if problem:
+                return problem
+        elif kind not in ("hardBreak", "rule", "mention", "inlineCard"):
+            return f"INVALID_INPUT: unknown node type {kind!r}"
+    return None
