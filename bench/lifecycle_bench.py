@@ -32,7 +32,20 @@ def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
     rng = random.Random(seed)
     for sub in ("new", "cur", "tmp"):
         (inbox / sub).mkdir(parents=True, exist_ok=True)
-    words = "export crash licence dongle window process map lane project error log build".split()
+    words = [
+        "export",
+        "crash",
+        "licence",
+        "dongle",
+        "window",
+        "process",
+        "map",
+        "lane",
+        "project",
+        "error",
+        "log",
+        "build",
+    ]
     total = 0
     for n in range(count):
         msg = EmailMessage()
@@ -46,7 +59,9 @@ def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
         msg.set_content("Hello,\n\n" + body + "\n\nWindows 11 Pro 23H2\n")
         if n % 10 == 0:
             log = os.urandom(rng.choice([2_000, 20_000, 200_000]))
-            msg.add_attachment(log, maintype="application", subtype="octet-stream", filename=f"log-{n}.bin")
+            msg.add_attachment(
+                log, maintype="application", subtype="octet-stream", filename=f"log-{n}.bin"
+            )
         raw = msg.as_bytes(policy=SMTP)
         total += len(raw)
         path = inbox / "new" / f"{n:06d}.bench"
@@ -105,7 +120,9 @@ def worker(root: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,7 +133,10 @@ def main() -> None:
         root = Path(tmp)
         total = make_backlog(root / "var" / "mail" / "inbox", args.messages)
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", str(root)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--worker", str(root)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         figures = json.loads(out.stdout.strip().splitlines()[-1])
     rate = figures["processed"] / figures["wall_s"]

@@ -226,6 +226,14 @@ class Tracker(Adapter):
         """Complete *key* with *answer* (the local tracker's agent interface); optional."""
         raise NotImplementedError(f"the {self.name} tracker completes requests in its own UI")
 
+    def set_fix_version(self, key: str, product: str, version: str) -> None:
+        """Record that *key* is answered by build *version* of *product* (Jira: the fix version).
+
+        Optional: pixbridge keeps the mark in its state store either way. Setting the same
+        version again is not an error.
+        """
+        raise NotImplementedError(f"the {self.name} tracker keeps no fix version")
+
 
 class LicenseValidator(Adapter):
     """Checks a customer's entitlement: serial number, hardware key, support certificate."""

@@ -161,6 +161,9 @@ class Intake:
     language: str
     request_key: str | None = None
     """The request the message belongs to, when it is a reply."""
+    known: Mapping[str, str] = field(default_factory=dict)
+    """Required items already found in earlier messages of the request (item to what was found);
+    a check of a reply counts them as present, so the reply only needs to supply the rest."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,8 @@ class LicenseQuery:
     dongle: str | None = None
     customer: str | None = None
     product: str | None = None
+    certificates: tuple[bytes, ...] = field(default=(), repr=False)
+    """Support certificates that came with the message (raw bytes, exactly as received)."""
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,18 @@ log = logging.getLogger("pixbridge.plugins")
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "pixbridge.builtins.defaults",
+    "pixbridge.builtins.triage",
     "pixbridge.builtins.maildir",
     "pixbridge.builtins.local_tracker",
     "pixbridge.builtins.registry_license",
+    "pixbridge.builtins.certificate_license",
     "pixbridge.builtins.directory_publisher",
 )
 """Modules registered as plugins before any entry point, in this order."""
 
-ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"pixbridge.builtins.defaults"})
+ESSENTIAL_PLUGINS: frozenset[str] = frozenset(
+    {"pixbridge.builtins.defaults", "pixbridge.builtins.triage"}
+)
 """Built-ins that cannot be disabled: they hold the default answer of every decision hook."""
 
 

@@ -28,6 +28,9 @@ from pydantic_settings import (
 )
 
 from pixbridge.errors import ConfigError, ConfigProblem
+from pixbridge.licensing.settings import LicensePolicySettings
+from pixbridge.mail.policy import AttachmentPolicy
+from pixbridge.triage.settings import TriageSettings
 
 __all__ = [
     "DEFAULT_SETTINGS_FILE",
@@ -119,6 +122,9 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    license: LicensePolicySettings = Field(default_factory=LicensePolicySettings)
+    attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """One table per adapter, ``[adapters.<name>]``; validated by the adapter's own model."""
 
@@ -311,12 +317,23 @@ def _inline_secret_problems(
 def settings_problems(
     settings: Settings, adapter_models: Mapping[str, type[BaseModel]]
 ) -> tuple[dict[str, BaseModel], list[ConfigProblem]]:
-    """Validate every ``[adapters.<name>]`` table against its adapter's model.
+    """Validate the ``[adapters.<name>]`` tables against their adapters' models.
+
+    Validated: every adapter the pipeline uses and every adapter with a table; an installed
+    adapter that is neither is left alone.
 
     :param adapter_models: Adapter name to settings model, for every installed adapter.
-    :returns: The validated settings of every installed adapter (defaults where there is no
-        table), and every problem found.
+    :returns: The validated settings of those adapters (defaults where there is no table), and
+        every problem found.
     """
+    pipeline = settings.pipeline
+    used = {
+        pipeline.mail_source,
+        pipeline.mail_sender,
+        pipeline.tracker,
+        *pipeline.license_validators,
+        *pipeline.publishers,
+    }
     problems: list[ConfigProblem] = []
     files = settings.settings_files
     validated: dict[str, BaseModel] = {}
@@ -330,6 +347,10 @@ def settings_problems(
                 )
             )
     for name, model in adapter_models.items():
+        if name not in settings.adapters and name not in used:
+            # An installed adapter nobody configured or uses: its required settings are not
+            # this deployment's problem.
+            continue
         problems.extend(_inline_secret_problems(name, model, files))
         before = len(problems)
         raw = resolve_secret_refs(

@@ -16,13 +16,15 @@ def mail(
     *,
     sender: str = "john.smith@customer.example",
     subject: str = "Export crashes",
-    body: str = "The export crashes every time.\nWindows 11 Pro 23H2",
+    body: str = (
+        "The export crashes every time.\nWindows 11 Pro 23H2\nSerial number: PTM-2024-00173"
+    ),
     message_id: str | None = None,
     in_reply_to: str | None = None,
     headers: dict[str, str] | None = None,
-    attachments: tuple[tuple[str, bytes], ...] = (),
+    attachments: tuple[tuple[str, bytes], ...] = (("export.log", b"ERROR export failed\n"),),
 ) -> bytes:
-    """A customer's message as raw bytes."""
+    """A customer's message as raw bytes; by default a complete request (OS, serial, a log)."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "support@pix.example"

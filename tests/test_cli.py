@@ -63,12 +63,16 @@ def test_plugins_json_lists_the_builtins_with_their_adapters() -> None:
     builtins = {name: row for name, row in rows.items() if row["builtin"]}
     assert {name: row["adapters"] for name, row in builtins.items()} == {
         "pixbridge.builtins.defaults": [],
+        "pixbridge.builtins.triage": [],
         "pixbridge.builtins.maildir": [
             {"name": "maildir", "kind": "mail_source"},
             {"name": "maildir-outbox", "kind": "mail_sender"},
         ],
         "pixbridge.builtins.local_tracker": [{"name": "local", "kind": "tracker"}],
         "pixbridge.builtins.registry_license": [{"name": "registry", "kind": "license_validator"}],
+        "pixbridge.builtins.certificate_license": [
+            {"name": "certificate", "kind": "license_validator"}
+        ],
         "pixbridge.builtins.directory_publisher": [
             {"name": "directory", "kind": "release_publisher"}
         ],
@@ -77,7 +81,7 @@ def test_plugins_json_lists_the_builtins_with_their_adapters() -> None:
         assert (row["distribution"], row["version"]) == ("pixbridge", pixbridge.__version__)
         assert row["error"] is None
         assert row["disabled"] is False
-    assert "decide_priority" in builtins["pixbridge.builtins.defaults"]["hooks"]
+    assert "decide_priority" in builtins["pixbridge.builtins.triage"]["hooks"]
     assert builtins["pixbridge.builtins.maildir"]["hooks"] == ["register_adapters"]
 
 

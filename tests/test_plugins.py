@@ -18,6 +18,7 @@ import pytest
 import pixbridge
 from pixbridge import hookimpl
 from pixbridge.adapters import LicenseValidator, Tracker
+from pixbridge.builtins import triage as builtin_triage
 from pixbridge.context import RunContext
 from pixbridge.errors import PluginError
 from pixbridge.hooks import Hooks
@@ -37,9 +38,11 @@ from pixbridge.settings import load_settings
 
 BUILTINS = [
     "pixbridge.builtins.defaults",
+    "pixbridge.builtins.triage",
     "pixbridge.builtins.maildir",
     "pixbridge.builtins.local_tracker",
     "pixbridge.builtins.registry_license",
+    "pixbridge.builtins.certificate_license",
     "pixbridge.builtins.directory_publisher",
 ]
 
@@ -123,9 +126,11 @@ def test_builtin_adapters_are_recorded_per_plugin() -> None:
     adapters = {i.name: i.adapters for i in loaded.infos}
     assert adapters == {
         "pixbridge.builtins.defaults": [],
+        "pixbridge.builtins.triage": [],
         "pixbridge.builtins.maildir": ["maildir", "maildir-outbox"],
         "pixbridge.builtins.local_tracker": ["local"],
         "pixbridge.builtins.registry_license": ["registry"],
+        "pixbridge.builtins.certificate_license": ["certificate"],
         "pixbridge.builtins.directory_publisher": ["directory"],
     }
     entry = loaded.registry.get("local", Tracker.kind)
@@ -313,8 +318,8 @@ def test_a_plugin_decision_wins_over_the_default() -> None:
         "blocker", "the product crashes"
     )
     # None means "not mine": the built-in default answers.
-    assert hooks.decide_priority(intake=_intake("Question"), ctx=_ctx()) == PriorityDecision(
-        "normal", "default priority"
+    assert hooks.decide_priority(intake=_intake("Question"), ctx=_ctx()) == (
+        builtin_triage.decide_priority(intake=_intake("Question"), ctx=_ctx())
     )
 
 
@@ -322,9 +327,15 @@ def test_without_plugins_the_defaults_answer_every_decision(tmp_path: Path) -> N
     hooks = Hooks(load_plugins(autoload=False).manager)
     ctx = RunContext(settings=load_settings([], templates_dir=tmp_path))
     (tmp_path / "completion.ru.txt").write_text("Готово", encoding="utf-8")
-    assert hooks.decide_priority(intake=_intake(), ctx=ctx).level == "normal"
+    # The built-in triage: "It crashes." is a blocking problem lacking everything but a subject.
+    assert hooks.decide_priority(intake=_intake(), ctx=ctx).level == "blocker"
     assert hooks.choose_assignee(intake=_intake(), ctx=ctx).assignee is None
-    assert hooks.check_completeness(intake=_intake(), ctx=ctx).missing == ()
+    assert hooks.check_completeness(intake=_intake(), ctx=ctx).missing == (
+        "description",
+        "attachments",
+        "os_version",
+        "serial",
+    )
     assert (
         hooks.choose_template(purpose="completion", language="ru", ctx=ctx) == "completion.ru.txt"
     )

@@ -332,11 +332,11 @@ def test_the_pipeline_must_name_installed_adapters_of_the_right_kind(tmp_path: P
     messages = {p.message: p.where for p in problems}
     assert set(messages) == {
         "no tracker adapter named 'jira' (local)",
-        "no license_validator adapter named 'maildir' (registry)",
+        "no license_validator adapter named 'maildir' (certificate, registry)",
     }
     # Like every other problem, these say which file and line to edit.
     assert messages["no tracker adapter named 'jira' (local)"] == f"{path}:3 pipeline.tracker"
-    assert messages["no license_validator adapter named 'maildir' (registry)"] == (
+    assert messages["no license_validator adapter named 'maildir' (certificate, registry)"] == (
         f"{path}:4 pipeline.license_validators"
     )
 
@@ -377,7 +377,7 @@ def test_config_check_reports_adapter_problems_too(tmp_path: Path) -> None:
         """
         [pipeline]
         mail_sender = "maildir-outbox"
-        tracker = "jira"
+        tracker = "no-such-tracker"
 
         [adapters.local]
         prefix = "SUP"
@@ -388,7 +388,7 @@ def test_config_check_reports_adapter_problems_too(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "2 problem(s) in the settings:" in result.stderr
     assert f"{path}:7 adapters.local.colour" in result.stderr
-    assert "pipeline.tracker: no tracker adapter named 'jira'" in result.stderr
+    assert "pipeline.tracker: no tracker adapter named 'no-such-tracker'" in result.stderr
 
 
 def test_config_check_json(tmp_path: Path) -> None:

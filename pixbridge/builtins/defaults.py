@@ -1,20 +1,14 @@
 """pixbridge's own answers to the decision hooks, all ``trylast`` so any plugin can replace them.
 
 This plugin is essential: it cannot be disabled, so every decision hook always has an answer.
+The triage decisions (completeness, priority, assignee) are in :mod:`pixbridge.builtins.triage`.
 """
 
 from __future__ import annotations
 
 from pixbridge.context import RunContext
 from pixbridge.markers import hookimpl
-from pixbridge.models import (
-    AssigneeDecision,
-    Completeness,
-    Intake,
-    ParsedMessage,
-    PriorityDecision,
-    Screening,
-)
+from pixbridge.models import ParsedMessage, Screening
 
 
 @hookimpl(trylast=True)
@@ -33,24 +27,6 @@ def detect_language(message: ParsedMessage, ctx: RunContext) -> str:
     if message.language in languages:
         return message.language
     return ctx.settings.support.default_language
-
-
-@hookimpl(trylast=True)
-def check_completeness(intake: Intake, ctx: RunContext) -> Completeness:
-    """By default nothing is required beyond the message itself."""
-    return Completeness()
-
-
-@hookimpl(trylast=True)
-def decide_priority(intake: Intake, ctx: RunContext) -> PriorityDecision:
-    """Every request is ``normal`` unless a plugin says otherwise."""
-    return PriorityDecision("normal", "default priority")
-
-
-@hookimpl(trylast=True)
-def choose_assignee(intake: Intake, ctx: RunContext) -> AssigneeDecision:
-    """Leave the assignee to the tracker's own default."""
-    return AssigneeDecision(None, "the tracker's default assignee")
 
 
 @hookimpl(trylast=True)

@@ -193,6 +193,22 @@ class LocalTracker(Tracker):
             if cur.rowcount:
                 self._audit(conn, request_id, "link", follows=follows.strip().upper())
 
+    def set_fix_version(self, key: str, product: str, version: str) -> None:
+        """Store the build *key* waits for in its fields ``product`` and ``fix_version``."""
+        with self._write() as conn:
+            request_id, _ = self._find(conn, key)
+            (raw,) = conn.execute(
+                "SELECT fields FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            fields = json.loads(raw)
+            wanted = {**fields, "product": product, "fix_version": version}
+            if wanted != fields:
+                conn.execute(
+                    "UPDATE requests SET fields = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(wanted), self._now(), request_id),
+                )
+                self._audit(conn, request_id, "fix_version", product=product, version=version)
+
     # ------------------------------------------------------------------ agents' interface
 
     def comment(self, key: str, body: str, *, public: bool, author: str) -> str:

@@ -83,6 +83,8 @@ def cli(
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if isinstance(ctx.obj, CliState):
+        return  # a caller (a test) supplied the state
     state = CliState(settings_files, data_dir)
     ctx.obj = state
     ctx.call_on_close(state.close)

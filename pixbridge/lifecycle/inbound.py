@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pixbridge.errors import AdapterError, MessageRejected, TransientAdapterError
 from pixbridge.faults import crashpoint
+from pixbridge.licensing import policy as licence_policy
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.mailer import Mailer
+from pixbridge.mail.bounce import referenced_ids
 from pixbridge.mail.ids import marker_for
-from pixbridge.mail.parse import ParseLimits, parse_message
+from pixbridge.mail.parse import ParseLimits, parse_head, parse_message
+from pixbridge.mail.policy import refusal_note, split_attachments
+from pixbridge.mail.trim import trim_reply
 from pixbridge.models import (
     CommentDraft,
     Intake,
@@ -28,8 +33,11 @@ from pixbridge.models import (
     RequestStatus,
     Stage,
     StageEvent,
+    Verdict,
 )
 from pixbridge.store.state import MessageRow, RequestRow
+from pixbridge.triage.labels import label_items
+from pixbridge.triage.priority import classify as classify_priority
 
 __all__ = ["Inbound", "PassStopped"]
 
@@ -37,6 +45,8 @@ log = logging.getLogger("pixbridge.inbound")
 
 _KEY_IN_SUBJECT = re.compile(r"\[([A-Z][A-Z0-9_]*-\d+)\]")
 _PRIORITY_RANK = {"blocker": 0, "critical": 10, "high": 20, "normal": 50, "low": 80}
+# MessageRejected codes of a message over a limit: its sender is told what to do, once.
+_LIMIT_CODES = frozenset({"too_large", "header_too_long", "too_many_parts", "too_deep"})
 
 
 class PassStopped(Exception):
@@ -67,19 +77,41 @@ class Inbound:
         source, store = self.app.source, self.app.store
         refs = list(source.pending())
         known = store.known_refs(source.name, [r.ref for r in refs])
+        todo = [r for r in refs if r.ref not in known][: self.app.settings.lifecycle.batch_size]
         accepted = 0
-        for ref in refs:
-            if ref.ref in known:
-                continue
-            if accepted >= self.app.settings.lifecycle.batch_size:
-                break
-            raw = source.read(ref.ref)
-            now = self.app.clock.now()
-            number = store.accept(source.name, ref.ref, raw, now)
-            store.log("accepted", at=now, message=number, mailbox=source.name, size=len(raw))
-            accepted += 1
+        while accepted < len(todo):
+            # Several messages per commit: each commit is an fsync, and the mailbox is not told
+            # anything before the commit, so a crash inside a chunk only means reading it again.
+            chunk_bytes = 0
+            with store.db.transaction():
+                for ref in todo[accepted : accepted + 50]:
+                    raw = source.read(ref.ref)
+                    now = self.app.clock.now()
+                    number = store.accept(source.name, ref.ref, raw, now)
+                    rank = self._quick_rank(raw)
+                    if rank is not None:
+                        store.update_message(number, priority_rank=rank)
+                    store.log(
+                        "accepted", at=now, message=number, mailbox=source.name, size=len(raw)
+                    )
+                    accepted += 1
+                    chunk_bytes += len(raw)
+                    if chunk_bytes > 16 * 1024 * 1024:
+                        break
             crashpoint("after_accept")
         return accepted
+
+    def _quick_rank(self, raw: bytes) -> int | None:
+        """A first guess at urgency, so that blocking problems in a backlog go first."""
+        try:
+            message = parse_message(raw, limits=self.limits)
+            if message.in_reply_to or message.references or _KEY_IN_SUBJECT.search(message.subject):
+                return None  # a reply must never overtake the request it answers
+            level = classify_priority(message, message.sender, self.app.settings.triage).level
+        except Exception:
+            return None  # processing parses it again and records what is wrong with it
+        rank = _PRIORITY_RANK.get(level)
+        return rank if rank != _PRIORITY_RANK["normal"] else None
 
     # ------------------------------------------------------------------ process
 
@@ -145,34 +177,45 @@ class Inbound:
 
     def _quarantine(self, row: MessageRow, reason: str, *, code: str) -> None:
         store = self.app.store
+        known = {}
+        if row.subject is None:
+            # So an operator can tell whose message it is (``pixbridge quarantine list``).
+            head = parse_head(store.raw(row.id))
+            if head is not None:
+                known = {"sender": head.sender, "subject": head.subject}
         with store.db.transaction():
             store.update_message(
-                row.id, state="quarantined", outcome="quarantined", last_error=reason
+                row.id, state="quarantined", outcome="quarantined", last_error=reason, **known
             )
             store.log(
                 "quarantined", at=self.app.clock.now(), message=row.id, code=code, reason=reason
             )
+            if code in _LIMIT_CODES:
+                self._tell_rejected(row, reason)
         log.warning("message %s quarantined: %s", row.id, reason)
 
     def _process(self, row: MessageRow) -> None:
         app, store, ctx = self.app, self.app.store, self.app.ctx
         message = parse_message(store.raw(row.id), limits=self.limits)
-        if row.message_id is None and message.message_id is not None:
+        with store.db.transaction():  # one commit for what parsing and screening found
+            if row.message_id is None and message.message_id is not None:
+                store.update_message(
+                    row.id,
+                    message_id=message.message_id,
+                    sender=message.sender,
+                    subject=message.subject,
+                )
+            duplicate = store.duplicate_of(row, message.message_id)
+            if duplicate is not None:
+                self._finish(row, "duplicate", duplicate_of=duplicate)
+                return
+            screening = app.hooks.screen_message(message=message, ctx=ctx)
             store.update_message(
-                row.id,
-                message_id=message.message_id,
-                sender=message.sender,
-                subject=message.subject,
+                row.id, verdict=screening.verdict.value, verdict_reason=screening.reason
             )
-        duplicate = store.duplicate_of(row, message.message_id)
-        if duplicate is not None:
-            self._finish(row, "duplicate", duplicate_of=duplicate)
-            return
-        screening = app.hooks.screen_message(message=message, ctx=ctx)
-        store.update_message(
-            row.id, verdict=screening.verdict.value, verdict_reason=screening.reason
-        )
         if screening.automated:
+            if screening.verdict is Verdict.BOUNCE:
+                self._note_bounce(row, message, screening.reason)
             self._finish(row, "automated", verdict=screening.verdict.value, reason=screening.reason)
             return
         if not message.sender:
@@ -220,9 +263,16 @@ class Inbound:
         self, row: MessageRow, message: ParsedMessage, language: str, *, follows: str | None
     ) -> None:
         app, store, ctx, tracker = self.app, self.app.store, self.app.ctx, self.app.tracker
-        intake = Intake(message, row.received_at, message.sender, language)
+        # A follow-up inherits what its completed predecessor established (OS, serial...).
+        previous = store.request(follows) if follows else None
+        known = previous.facts if previous else {}
+        intake = Intake(message, row.received_at, message.sender, language, known=known)
         completeness = app.hooks.check_completeness(intake=intake, ctx=ctx)
         priority = app.hooks.decide_priority(intake=intake, ctx=ctx)
+        # Licence (issue 6, pixbridge/licensing/policy.py): checked as of the arrival time; it
+        # may ask for the serial, change the priority, label the request and mail the customer.
+        licence = licence_policy.evaluate(app, intake, completeness.found)
+        completeness, priority = licence.completeness(completeness), licence.priority(priority)
         assignee = app.hooks.choose_assignee(intake=intake, ctx=ctx)
         marker = row.marker or marker_for(row.mailbox, message.message_id, row.content_hash)
         recovering = row.state == "registering"
@@ -233,6 +283,7 @@ class Inbound:
         app.hooks.before_stage(event=StageEvent(Stage.REGISTER, row.id), ctx=ctx)
         crashpoint("before_create")
         summary = message.subject.strip() or _first_line(message.text) or "(no subject)"
+        files, refused = split_attachments(message.attachments, app.settings.attachments)
         key = tracker.create_request(
             RequestDraft(
                 marker=marker,
@@ -240,17 +291,22 @@ class Inbound:
                 description=message.text,
                 customer=message.sender,
                 language=language,
-                priority=priority.level,
+                priority=app.settings.triage.priority_map.get(priority.level, priority.level),
                 assignee=assignee.assignee,
-                labels=("pixbridge",),
-                fields={"missing": ", ".join(completeness.missing)} if completeness.missing else {},
-                attachments=message.attachments,
+                labels=("pixbridge", *licence.labels),
+                fields=licence.fields_with(completeness.missing),
+                attachments=files,
                 recovering=recovering,
             )
         )
         crashpoint("after_create")
+        licence.after_create(app, key, marker, recovering)
+        if refused:
+            self._note(key, f"{marker}-files", refusal_note(refused))
         if follows:
             tracker.link(key, follows)
+        if completeness.missing:
+            self._note(key, f"{marker}:missing", _missing_note(completeness.missing))
         status = (
             RequestStatus.WAITING_FOR_CUSTOMER if completeness.missing else RequestStatus.REGISTERED
         )
@@ -277,6 +333,7 @@ class Inbound:
                     updated_at=now,
                 )
             )
+            store.set_facts(key, completeness.found, now)
             store.update_message(
                 row.id,
                 state="done",
@@ -298,6 +355,15 @@ class Inbound:
                 missing=list(completeness.missing),
             )
             self._acknowledge(row, message, key, language, summary, follows, completeness.missing)
+            licence.record(
+                app,
+                self.mailer,
+                key,
+                cause=f"license:{row.id}",
+                message=message,
+                language=language,
+                summary=summary,
+            )
         crashpoint("after_register")
         app.hooks.after_stage(
             event=StageEvent(Stage.REGISTER, row.id, key, {"follows": follows}), ctx=ctx
@@ -343,6 +409,7 @@ class Inbound:
                 "summary": summary,
                 "follows": follows,
                 "missing": list(missing),
+                "missing_labels": label_items(missing, language, self.app.settings.templates_dir),
                 "customer_name": message.sender_name,
                 "support_name": self.app.settings.support.name,
             },
@@ -359,32 +426,49 @@ class Inbound:
         recovering = row.state == "registering"
         if not recovering:
             store.update_message(row.id, state="registering", marker=marker)
+        files, refused = split_attachments(message.attachments, app.settings.attachments)
         tracker.add_comment(
             request.key,
             CommentDraft(
                 marker=marker,
-                body=message.text,
+                # The reply without the quoted thread; the raw message stays stored as received.
+                body=trim_reply(message.text)[0] or message.text,
                 public=True,
                 author=message.sender,
-                attachments=message.attachments,
+                attachments=files,
                 recovering=recovering,
             ),
         )
         crashpoint("after_comment")
+        if refused:
+            self._note(request.key, f"{marker}-files", refusal_note(refused))
         status = request.status
+        completeness = None
         if status == RequestStatus.WAITING_FOR_CUSTOMER:
+            # Only the customer's own words count: a quoted acknowledgement names the items too.
+            own = replace(message, text=trim_reply(message.text)[0] or message.text)
             intake = Intake(
-                message, row.received_at, request.customer, request.language, request.key
+                own,
+                row.received_at,
+                request.customer,
+                request.language,
+                request.key,
+                known=request.facts,
             )
             completeness = app.hooks.check_completeness(intake=intake, ctx=app.ctx)
             if not completeness.missing:
                 tracker.set_status(request.key, RequestStatus.IN_PROGRESS)
                 status = RequestStatus.IN_PROGRESS.value
+            else:
+                self._note(request.key, f"{marker}:missing", _missing_note(completeness.missing))
         with store.db.transaction():
             store.add_participant(request.key, message.sender)
             if status != request.status:
                 store.set_request_status(request.key, status, row.received_at)
-                store.set_missing(request.key, [], row.received_at)
+            if completeness is not None:
+                at = row.received_at
+                store.set_missing(request.key, list(completeness.missing), at)
+                store.set_facts(request.key, {**request.facts, **completeness.found}, at)
             store.update_message(row.id, state="done", outcome="comment", request_key=request.key)
             store.log(
                 "commented",
@@ -395,6 +479,61 @@ class Inbound:
                 attachments=[a.filename for a in message.attachments],
                 status=status,
             )
+
+    # ------------------------------------------------------------------ notes and rejections
+
+    def _note(self, key: str, marker: str, body: str) -> None:
+        """An internal comment by pixbridge; the marker makes a repeat after a crash a no-op."""
+        draft = CommentDraft(marker, body, public=False, author="pixbridge", recovering=True)
+        self.app.tracker.add_comment(key, draft)
+
+    def _note_bounce(self, row: MessageRow, message: ParsedMessage, reason: str) -> None:
+        """A bounce of a message we sent is noted on its request (never answered)."""
+        ours = [m for m in referenced_ids(message) if self.app.message_ids.is_ours(m)]
+        key = self.app.store.request_for_thread(ours) if ours else None
+        if key is None:
+            return
+        marker = row.marker or marker_for(row.mailbox, message.message_id, row.content_hash)
+        body = (
+            f"Mail to the customer about this request bounced ({reason}).\n"
+            f"From: {message.sender or '-'}\nSubject: {message.subject}\n\n{message.text[:2000]}"
+        )
+        self._note(key, marker, body)
+        self.app.store.log("bounce_noted", at=row.received_at, request_key=key, message=row.id)
+
+    def _tell_rejected(self, row: MessageRow, reason: str) -> None:
+        """Tell a person whose message was over a limit what to do (once; within the ack cap)."""
+        app, store = self.app, self.app.store
+        head = parse_head(store.raw(row.id))
+        if head is None or not head.sender:
+            return
+        if app.hooks.screen_message(message=head, ctx=app.ctx).automated:
+            return
+        life = app.settings.lifecycle
+        if store.acks_since(head.sender, row.received_at - timedelta(hours=1)) >= (
+            life.acks_per_sender_per_hour
+        ):
+            store.log("rejection_suppressed", at=row.received_at, message=row.id)
+            return
+        mb = 1024 * 1024
+        self.mailer.queue(
+            purpose="rejected",
+            cause=f"rejected:{row.id}",
+            request_key=None,
+            recipient=head.sender,
+            language=app.hooks.detect_language(message=head, ctx=app.ctx),
+            values={
+                "subject": head.subject or "(no subject)",
+                "reason": reason,
+                "customer_name": head.sender_name,
+                "support_name": app.settings.support.name,
+                "max_file_mb": app.settings.attachments.max_bytes // mb,
+                "max_message_mb": life.max_message_bytes // mb,
+            },
+            at=row.received_at,
+            in_reply_to=head.message_id,
+            references=head.references,
+        )
 
     # ------------------------------------------------------------------ finish
 
@@ -409,17 +548,31 @@ class Inbound:
     def acknowledge_mailbox(self) -> int:
         """Tell the mailbox about every finished message (moved, never deleted)."""
         source, store = self.app.source, self.app.store
-        told = 0
-        for row in store.unacknowledged(source.name):
-            outcome = (
-                MailOutcome.QUARANTINED if row.state == "quarantined" else MailOutcome.PROCESSED
-            )
-            crashpoint("before_mailbox_ack")
-            source.acknowledge(row.source_ref, outcome, row.last_error or "")
-            crashpoint("after_mailbox_ack")
-            store.update_message(row.id, mailbox_acked=1)
-            told += 1
-        return told
+        rows = store.unacknowledged(source.name)
+        for start in range(0, len(rows), 100):
+            # Acknowledging is idempotent, so recording it a hundred at a time is safe: after a
+            # crash the mailbox is just told again.
+            with store.db.transaction():
+                for row in rows[start : start + 100]:
+                    outcome = (
+                        MailOutcome.QUARANTINED
+                        if row.state == "quarantined"
+                        else MailOutcome.PROCESSED
+                    )
+                    crashpoint("before_mailbox_ack")
+                    source.acknowledge(row.source_ref, outcome, row.last_error or "")
+                    crashpoint("after_mailbox_ack")
+                    store.update_message(row.id, mailbox_acked=1)
+        return len(rows)
+
+
+def _missing_note(missing: tuple[str, ...]) -> str:
+    """The agent's view of what a request still lacks (item codes, whatever the language)."""
+    return (
+        "Waiting for the customer: the request still lacks "
+        + ", ".join(missing)
+        + ". The customer was asked for it; their reply is checked again."
+    )
 
 
 def _first_line(text: str) -> str:

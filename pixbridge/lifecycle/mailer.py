@@ -68,7 +68,7 @@ class Mailer:
         *,
         purpose: str,
         cause: str,
-        request_key: str,
+        request_key: str | None,
         recipient: str,
         language: str,
         values: Mapping[str, Any],

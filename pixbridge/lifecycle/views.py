@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixbridge.errors import AdapterError
+from pixbridge.licensing.records import license_view
 from pixbridge.lifecycle.app import App
 from pixbridge.store.state import RequestRow
 
@@ -22,6 +23,9 @@ def request_summary(row: RequestRow) -> dict[str, Any]:
         "language": row.language,
         "follows": row.follows,
         "missing": row.missing,
+        "os_version": row.os_version,
+        "serial": row.serial,
+        "assignee": row.assignee,
         "created_at": row.created_at.isoformat(),
     }
 
@@ -34,7 +38,9 @@ def request_view(app: App, key: str) -> dict[str, Any] | None:
     view = request_summary(row)
     view.update(
         {
+            "priority_level": row.priority,
             "priority_reason": row.priority_reason,
+            "license": license_view(app.store, key),
             "assignee": row.assignee,
             "assignee_reason": row.assignee_reason,
             "attachments": [],

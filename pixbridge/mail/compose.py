@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Sequence
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -15,6 +16,11 @@ __all__ = ["HeaderInjection", "clean_header_text", "compose"]
 
 # Characters that end or split a header line in some reader: never allowed in a value we write.
 _BREAKS = ("\r", "\n", "\0", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
+
+
+# Python's folder may break a long Subject right after the colon, which some readers show as a
+# leading space; RFC 5322 allows lines up to 998 characters, so only fold beyond that.
+_POLICY = SMTP.clone(max_line_length=998)
 
 
 class HeaderInjection(PixbridgeError):
@@ -33,6 +39,16 @@ def _checked(name: str, value: str) -> str:
     if any(char in value for char in _BREAKS):
         raise HeaderInjection(f"refusing to write header {name}: its value contains a line break")
     return value
+
+
+def _set(msg: EmailMessage, name: str, value: str) -> None:
+    value = _checked(name, value)
+    if not value.isascii():
+        if name in ("To", "From"):
+            msg[name] = value  # the registry knows how to encode an address's parts
+            return
+        value = Header(value, "utf-8", header_name=name).encode()
+    msg.set_raw(name, value)
 
 
 def compose(
@@ -57,29 +73,37 @@ def compose(
         person's words (an agent's comment or answer), ``auto-generated`` for notices.
     :raises HeaderInjection: a header value contains a line break.
     """
-    msg = EmailMessage(policy=SMTP)
-    msg["Message-ID"] = _checked("Message-ID", message_id)
-    msg["Date"] = email.utils.format_datetime(date)
-    msg["From"] = email.utils.formataddr((_checked("From", sender_name), _checked("From", sender)))
-    msg["To"] = _checked("To", to)
-    msg["Subject"] = _checked("Subject", subject)
+    msg = EmailMessage(policy=_POLICY)
+    # Values are checked for line breaks, encoded (RFC 2047) and stored raw: re-parsing our own
+    # well-formed values through the header registry cost more than the rest of the message.
+    _set(msg, "Message-ID", message_id)
+    _set(msg, "Date", email.utils.format_datetime(date))
+    _set(
+        msg,
+        "From",
+        email.utils.formataddr(
+            (_checked("From", sender_name), _checked("From", sender)), charset="utf-8"
+        ),
+    )
+    _set(msg, "To", to)
+    _set(msg, "Subject", subject)
     if in_reply_to:
-        msg["In-Reply-To"] = _checked("In-Reply-To", in_reply_to)
+        _set(msg, "In-Reply-To", in_reply_to)
     refs = [r for r in references if r]
     if in_reply_to and in_reply_to not in refs:
         refs.append(in_reply_to)
     if refs:
-        msg["References"] = _checked("References", " ".join(refs[-20:]))
+        _set(msg, "References", " ".join(refs[-20:]))
     if auto_submitted:
-        msg["Auto-Submitted"] = auto_submitted
+        _set(msg, "Auto-Submitted", auto_submitted)
     # Ask Exchange and friends not to send out-of-office replies to our mail (MS-OXCMAIL).
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Pixbridge-Loop"] = _checked("X-Pixbridge-Loop", loop_token)
+    _set(msg, "X-Auto-Response-Suppress", "All")
+    _set(msg, "X-Pixbridge-Loop", loop_token)
     if language:
-        msg["Content-Language"] = _checked("Content-Language", language)
+        _set(msg, "Content-Language", language)
     # quoted-printable keeps the mail 7-bit clean for any relay, yet readable in a raw file.
     msg.set_content(text, cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html")
-    raw = msg.as_bytes(policy=SMTP)
+    raw = msg.as_bytes(policy=_POLICY)
     return OutgoingMail(message_id=message_id, sender=sender, recipients=(to,), raw=raw)

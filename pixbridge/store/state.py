@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,12 @@ class RequestRow:
     missing: list[str]
     created_at: datetime
     updated_at: datetime
+    os_version: str | None = None
+    """The OS version triage found in the request's messages."""
+    serial: str | None = None
+    """The product serial triage found (in a message, or by a known contact)."""
+    facts: dict[str, str] = field(default_factory=dict)
+    """Every required item found so far: item to what was found (merged over the replies)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ def _request(row: Any) -> RequestRow:
         missing=json.loads(row["missing"]),
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+        os_version=row["os_version"],
+        serial=row["serial"],
+        facts=json.loads(row["facts"]),
     )
 
 
@@ -300,6 +309,20 @@ class StateStore:
             (json.dumps(list(missing)), _ts(at), key),
         )
 
+    def set_facts(self, key: str, facts: Mapping[str, str], at: datetime) -> None:
+        """Record what triage found on a request (its OS version and serial among them)."""
+        self._c.execute(
+            "UPDATE requests SET facts = ?, os_version = ?, serial = ?, updated_at = ?"
+            " WHERE key = ?",
+            (
+                json.dumps(dict(facts), ensure_ascii=False),
+                facts.get("os_version"),
+                facts.get("serial"),
+                _ts(at),
+                key,
+            ),
+        )
+
     def add_participant(self, key: str, address: str) -> None:
         """Let *address* write to request *key* by its number in the subject."""
         self._c.execute(
@@ -412,9 +435,10 @@ class StateStore:
         )
 
     def acks_since(self, recipient: str, since: datetime) -> int:
-        """Acknowledgements queued for *recipient* since *since* (the per-sender cap)."""
+        """Acknowledgements and rejection notices queued for *recipient* since *since* (the cap)."""
         row = self._c.execute(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND purpose LIKE '%acknowledgement'"
+            "SELECT COUNT(*) FROM outbox WHERE recipient = ?"
+            " AND (purpose LIKE '%acknowledgement' OR purpose = 'rejected')"
             " AND created_at >= ?",
             (recipient.lower(), _ts(since)),
         ).fetchone()

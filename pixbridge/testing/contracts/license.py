@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -55,7 +56,7 @@ class LicenseValidatorContract:
         """The opened validator under test; the subclass must override this fixture."""
         pytest.fail(f"{type(self).__name__} must define an `adapter` fixture")
 
-    def _check(self, adapter: LicenseValidator, **fields: str | None) -> LicenseResult:
+    def _check(self, adapter: LicenseValidator, **fields: Any) -> LicenseResult:
         result = adapter.validate(LicenseQuery(at=self.known_now, **fields))
         self._assert_well_formed(adapter, result)
         return result

@@ -1,0 +1,175 @@
+"""The built-in priority classifier: blocking problems first, then the customer's support level.
+
+Three sources, strongest first:
+
+1. explicit markers: ``[BLOCKER]`` in the subject (blocker), ``X-Priority: 1``/``2``,
+   ``Importance: high``, ``Priority: urgent`` (high), ``X-Priority: 4``/``5``, ``Importance: low``
+   (low);
+2. rules for blocking problems in the subject and the customer's own text (quoted lines do not
+   count), in English and Russian. Russian is matched by stems, so "не запускается",
+   "не запускаются" and "не запустилась" all count; a positive term preceded by a negation
+   ("не блокирует", "does not crash") does not;
+3. the customer's support level (``[triage.levels]``) moves the result by ``[triage.level_steps]``
+   steps, but never into or out of ``blocker``: that level means the customer's work stands still.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pixbridge.models import ParsedMessage, PriorityDecision
+from pixbridge.triage.settings import LEVELS, TriageSettings
+
+__all__ = ["RULES", "Rule", "blocking_terms", "classify", "level_rank"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One content rule: a pattern, the name shown in the reason, the level it sets."""
+
+    name: str
+    pattern: str
+    level: str = "blocker"
+    negatable: bool = True
+    """False for rules that are themselves a negative statement ("не работает")."""
+
+
+RULES: tuple[Rule, ...] = (
+    # English
+    Rule("not working", r"(?:does\s*n[o'’]t|do\s*n[o'’]t|is\s*n[o'’]t|are\s*n[o'’]t|not)\s+work(?:ing|s)?", negatable=False),
+    Rule("stopped working", r"stopped\s+working", negatable=False),
+    Rule("cannot start", r"(?:can\s*not|can[’']t|won[’']t|will\s+not|unable\s+to|fail(?:s|ed)?\s+to|does\s*n[o'’]t)\s+(?:start|launch|run|open|log\s*in)", negatable=False),
+    Rule("nobody can work", r"(?:nobody|no\s+one|no\s+user)\s+can", negatable=False),
+    Rule("crashes", r"crash(?:es|ed|ing)?"),
+    Rule("production down", r"(?:production|prod|system|server|service|everything)\s+(?:is\s+|went\s+)?down"),
+    Rule("blocked", r"blocked|blocker|blocking"),
+    Rule("all users", r"all\s+(?:of\s+)?(?:our\s+|the\s+)?users"),
+    Rule("work stopped", r"(?:work|production|operations?)\s+(?:has\s+|have\s+|is\s+)?(?:stopped|halted|at\s+a\s+standstill)"),
+    Rule("outage", r"outage"),
+    # Russian, by stems
+    Rule("не работает", r"не\s+работа(?:ет|ют|л|ла|ло|ли)", negatable=False),
+    Rule("перестал работать", r"перестал\w*\s+работать", negatable=False),
+    Rule("не запускается", r"не\s+(?:запуска|запусти|стартуе|стартую|открыва|загружа)\w*", negatable=False),
+    Rule("невозможно работать", r"(?:невозможно|нельзя|не\s+мо(?:жем|гу|жет|гут))\s+(?:работать|запустить|войти|открыть)", negatable=False),
+    Rule("остановлена работа", r"останов\w*\s+(?:\w+\s+){0,2}работ\w*|работ\w*\s+(?:\w+\s+){0,3}(?:останов|парализ|встал)\w*"),
+    Rule("все пользователи", r"(?:вс[её]|всех|всем|всеми)\s+(?:\w+\s+)?пользовател\w*"),
+    Rule("падает", r"(?:пада(?:ет|ют|л\w*)|упал[аио]?|вылета\w*|аварийно\s+заверша\w*)"),
+    Rule("блокирует", r"(?:за)?блокир\w*"),
+    Rule("простаивает", r"простаива\w*|простой\s+(?:работ|производств|отдел|всех)\w*"),
+    # Urgency without a blocking problem
+    Rule("urgent", r"urgent(?:ly)?|asap", level="high"),
+    Rule("срочно", r"срочн\w*", level="high"),
+)  # fmt: skip
+"""The built-in content rules; ``[triage] blocking_patterns`` adds more blocker rules."""
+
+_NEGATION = re.compile(
+    r"(?<!\w)(?:не|ни|нет|без|not|no|never|without|hardly|\w+n[’']t|cannot)\s+(?:\w+\s+)?$",
+    re.IGNORECASE,
+)
+_MARKERS = (
+    (re.compile(r"\[\s*(?:BLOCKER|БЛОКЕР|BLOCKING)\s*\]", re.I), "blocker", "subject marker"),
+    (re.compile(r"\[\s*(?:URGENT|СРОЧНО)\s*\]", re.I), "high", "subject marker"),
+)
+
+
+def level_rank(level: str) -> int:
+    """Position of *level* in ``LEVELS`` (higher is more urgent); unknown levels are ``normal``."""
+    return LEVELS.index(level) if level in LEVELS else LEVELS.index("normal")
+
+
+@lru_cache(maxsize=16)
+def _compiled(extra: tuple[str, ...]) -> tuple[tuple[Rule, re.Pattern[str]], ...]:
+    rules = [*RULES, *(Rule(f"pattern {p!r}", p) for p in extra)]
+    return tuple((rule, re.compile(rf"(?<!\w)(?:{rule.pattern})", re.I)) for rule in rules)
+
+
+def _own_text(message: ParsedMessage) -> str:
+    lines = []
+    for line in message.text.splitlines():
+        if line.rstrip() in {"--", "-- "}:
+            break
+        if not line.lstrip().startswith(">"):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, str]]:
+    """Every rule that fires on *text*, with the words that fired it, negated ones left out."""
+    fired: list[tuple[Rule, str]] = []
+    for rule, pattern in _compiled(extra):
+        for match in pattern.finditer(text):
+            before = text[max(0, match.start() - 40) : match.start()]
+            if rule.negatable and _NEGATION.search(before):
+                continue
+            fired.append((rule, re.sub(r"\s+", " ", match.group(0))))
+            break
+    return fired
+
+
+def _header_level(message: ParsedMessage) -> tuple[str, str] | None:
+    x_priority = (message.header("x-priority") or "").strip()
+    importance = (message.header("importance") or message.header("x-msmail-priority") or "").lower()
+    priority = (message.header("priority") or "").lower()
+    if x_priority[:1] in {"1", "2"}:
+        return "high", f"X-Priority: {x_priority}"
+    if "high" in importance:
+        return "high", "Importance: high"
+    if "urgent" in priority:
+        return "high", "Priority: urgent"
+    if x_priority[:1] in {"4", "5"}:
+        return "low", f"X-Priority: {x_priority}"
+    if "low" in importance:
+        return "low", "Importance: low"
+    return None
+
+
+def classify(message: ParsedMessage, customer: str, settings: TriageSettings) -> PriorityDecision:
+    """The priority level of a new request from *customer*, and why."""
+    level, reasons = "normal", []
+    for pattern, marked, name in _MARKERS:
+        marker = pattern.search(message.subject)
+        if marker is not None:
+            level = max(level, marked, key=level_rank)
+            reasons.append(f"{name} {marker.group(0)}")
+    header = _header_level(message)
+    if header is not None and level_rank(header[0]) > level_rank(level):
+        level = header[0]
+        reasons.append(f"header {header[1]}")
+    elif header is not None and header[0] == "low" and level == "normal":
+        level = "low"
+        reasons.append(f"header {header[1]}")
+    subject = message.subject
+    for pattern, _, _ in _MARKERS:
+        subject = pattern.sub(" ", subject)  # a marker counted above is not a second reason
+    text = f"{subject}\n{_own_text(message)}"
+    fired = blocking_terms(text, tuple(settings.blocking_patterns))
+    if fired:
+        top = max((rule.level for rule, _ in fired), key=level_rank)
+        if level_rank(top) > level_rank(level):
+            level = top
+        words = ", ".join(f"«{words}»" for rule, words in fired if rule.level == top)
+        kind = "blocking problem" if top == "blocker" else "urgency"
+        reasons.append(f"{kind}: {words}")
+    found = settings.for_sender(settings.levels, customer)
+    if found is not None:
+        support_level = found[1]
+        steps = settings.level_steps.get(support_level, 0)
+        moved = _move(level, steps)
+        if moved != level:
+            reasons.append(f"support level {support_level} ({steps:+d})")
+            level = moved
+        else:
+            reasons.append(f"support level {support_level}")
+    if not reasons:
+        reasons.append("no blocking problem or marker found")
+    return PriorityDecision(level, "; ".join(reasons))
+
+
+def _move(level: str, steps: int) -> str:
+    """*level* moved *steps* up (or down), staying out of ``blocker`` and never leaving it."""
+    if level == "blocker" or not steps:
+        return level
+    highest = LEVELS.index("high")
+    return LEVELS[max(0, min(highest, level_rank(level) + steps))]

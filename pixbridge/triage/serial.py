@@ -1,0 +1,60 @@
+"""Finding the product's serial number: in the text (patterns in settings) or by the sender.
+
+The text wins over the sender: a customer with two kits names the one the request is about.
+When the text names none, ``[triage.contacts]`` maps the sender's address, then its mail domain,
+to the serial of their kit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from pixbridge.triage.settings import TriageSettings
+
+__all__ = ["find_serial", "serial_from_contacts", "serial_from_text"]
+
+
+@lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+def _normalise(value: str) -> str:
+    # "ptm 2024 00173" and "PTM-2024-00173" are the same kit.
+    return re.sub(r"[\s-]+", "-", value.strip().strip(".,;")).upper()
+
+
+def serial_from_text(text: str, patterns: Sequence[str]) -> str | None:
+    """The first serial any of *patterns* finds in *text* (earlier patterns win), normalised."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+    body = "\n".join(lines)
+    for pattern in _compiled(tuple(patterns)):
+        match = pattern.search(body)
+        if match is None:
+            continue
+        value = match.groupdict().get("serial") or match.group(0)
+        if value and re.search(r"\d", value):
+            return _normalise(value)
+    return None
+
+
+def serial_from_contacts(sender: str, settings: TriageSettings) -> tuple[str, str] | None:
+    """(serial, the address or domain it was found by) from ``[triage.contacts]``."""
+    found = settings.for_sender(settings.contacts, sender)
+    if found is None:
+        return None
+    key, serial = found
+    return _normalise(serial), key
+
+
+def find_serial(text: str, sender: str, settings: TriageSettings) -> tuple[str, str] | None:
+    """(serial, where it came from) or ``None``: the text first, then the sender's contacts."""
+    serial = serial_from_text(text, settings.serial_patterns)
+    if serial:
+        return serial, "the message"
+    by_contact = serial_from_contacts(sender, settings)
+    if by_contact:
+        return by_contact[0], f"known contact {by_contact[1]}"
+    return None
