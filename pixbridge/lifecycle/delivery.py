@@ -12,7 +12,7 @@ from datetime import timedelta
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
-from pixbridge.lifecycle.inbound import backoff
+from pixbridge.lifecycle.retry import backoff
 from pixbridge.models import OutgoingMail
 
 __all__ = ["Delivery"]

@@ -9,7 +9,6 @@ is told last. A crash anywhere, then a restart, finishes the work without doing 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,9 @@ from pixbridge.errors import AdapterError, MessageRejected, TransientAdapterErro
 from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
 from pixbridge.lifecycle.app import App
+from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer
+from pixbridge.lifecycle.retry import PassStopped, backoff
 from pixbridge.mail.bounce import referenced_ids
 from pixbridge.mail.ids import marker_for
 from pixbridge.mail.parse import ParseLimits, parse_head, parse_message
@@ -27,7 +28,6 @@ from pixbridge.mail.trim import trim_reply
 from pixbridge.models import (
     CommentDraft,
     Intake,
-    MailOutcome,
     ParsedMessage,
     RequestDraft,
     RequestStatus,
@@ -37,26 +37,13 @@ from pixbridge.models import (
 )
 from pixbridge.store.state import MessageRow, RequestRow
 from pixbridge.triage.labels import label_items
-from pixbridge.triage.priority import classify as classify_priority
 
-__all__ = ["Inbound", "PassStopped"]
+__all__ = ["Inbound"]
 
 log = logging.getLogger("pixbridge.inbound")
 
-_KEY_IN_SUBJECT = re.compile(r"\[([A-Z][A-Z0-9_]*-\d+)\]")
-_PRIORITY_RANK = {"blocker": 0, "critical": 10, "high": 20, "normal": 50, "low": 80}
 # MessageRejected codes of a message over a limit: its sender is told what to do, once.
 _LIMIT_CODES = frozenset({"too_large", "header_too_long", "too_many_parts", "too_deep"})
-
-
-class PassStopped(Exception):
-    """A dependency is unavailable; the rest of this pass would fail the same way."""
-
-
-def backoff(attempt: int, first: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt number *attempt* + 1 (never less than *retry_after*)."""
-    delay = min(cap, first * 2.0 ** max(0, attempt - 1))
-    return max(delay, retry_after or 0.0)
 
 
 class Inbound:
@@ -67,51 +54,10 @@ class Inbound:
         self.mailer = mailer
         life = app.settings.lifecycle
         self.limits = ParseLimits(max_bytes=life.max_message_bytes)
+        self.parsed = ParsedCache()
+        """Messages the mailbox stage parsed already in this pass."""
         self.paused_until: datetime | None = None
         """While the tracker is unavailable: no processing before this time (circuit breaker)."""
-
-    # ------------------------------------------------------------------ accept
-
-    def accept(self) -> int:
-        """Copy new mail from the mailbox into the state store. Returns how many were new."""
-        source, store = self.app.source, self.app.store
-        refs = list(source.pending())
-        known = store.known_refs(source.name, [r.ref for r in refs])
-        todo = [r for r in refs if r.ref not in known][: self.app.settings.lifecycle.batch_size]
-        accepted = 0
-        while accepted < len(todo):
-            # Several messages per commit: each commit is an fsync, and the mailbox is not told
-            # anything before the commit, so a crash inside a chunk only means reading it again.
-            chunk_bytes = 0
-            with store.db.transaction():
-                for ref in todo[accepted : accepted + 50]:
-                    raw = source.read(ref.ref)
-                    now = self.app.clock.now()
-                    number = store.accept(source.name, ref.ref, raw, now)
-                    rank = self._quick_rank(raw)
-                    if rank is not None:
-                        store.update_message(number, priority_rank=rank)
-                    store.log(
-                        "accepted", at=now, message=number, mailbox=source.name, size=len(raw)
-                    )
-                    accepted += 1
-                    chunk_bytes += len(raw)
-                    if chunk_bytes > 16 * 1024 * 1024:
-                        break
-            crashpoint("after_accept")
-        return accepted
-
-    def _quick_rank(self, raw: bytes) -> int | None:
-        """A first guess at urgency, so that blocking problems in a backlog go first."""
-        try:
-            message = parse_message(raw, limits=self.limits)
-            if message.in_reply_to or message.references or _KEY_IN_SUBJECT.search(message.subject):
-                return None  # a reply must never overtake the request it answers
-            level = classify_priority(message, message.sender, self.app.settings.triage).level
-        except Exception:
-            return None  # processing parses it again and records what is wrong with it
-        rank = _PRIORITY_RANK.get(level)
-        return rank if rank != _PRIORITY_RANK["normal"] else None
 
     # ------------------------------------------------------------------ process
 
@@ -196,7 +142,7 @@ class Inbound:
 
     def _process(self, row: MessageRow) -> None:
         app, store, ctx = self.app, self.app.store, self.app.ctx
-        message = parse_message(store.raw(row.id), limits=self.limits)
+        message = self.parsed.pop(row.id) or parse_message(store.raw(row.id), limits=self.limits)
         with store.db.transaction():  # one commit for what parsing and screening found
             if row.message_id is None and message.message_id is not None:
                 store.update_message(
@@ -252,7 +198,7 @@ class Inbound:
         key = store.request_for_thread([m for m in referenced if not ids.is_ours(m)])
         if key is not None and store.is_participant(key, message.sender):
             return key
-        for candidate in _KEY_IN_SUBJECT.findall(message.subject):
+        for candidate in KEY_IN_SUBJECT.findall(message.subject):
             if store.request(candidate) and store.is_participant(candidate, message.sender):
                 return str(candidate)
         return None
@@ -339,7 +285,7 @@ class Inbound:
                 state="done",
                 outcome="followup" if follows else "new_request",
                 request_key=key,
-                priority_rank=_PRIORITY_RANK.get(priority.level, 50),
+                priority_rank=PRIORITY_RANK.get(priority.level, 50),
             )
             store.log(
                 "registered",
@@ -542,28 +488,6 @@ class Inbound:
         with store.db.transaction():
             store.update_message(row.id, state="done", outcome=outcome)
             store.log(outcome, at=row.received_at, message=row.id, **detail)
-
-    # ------------------------------------------------------------------ mailbox
-
-    def acknowledge_mailbox(self) -> int:
-        """Tell the mailbox about every finished message (moved, never deleted)."""
-        source, store = self.app.source, self.app.store
-        rows = store.unacknowledged(source.name)
-        for start in range(0, len(rows), 100):
-            # Acknowledging is idempotent, so recording it a hundred at a time is safe: after a
-            # crash the mailbox is just told again.
-            with store.db.transaction():
-                for row in rows[start : start + 100]:
-                    outcome = (
-                        MailOutcome.QUARANTINED
-                        if row.state == "quarantined"
-                        else MailOutcome.PROCESSED
-                    )
-                    crashpoint("before_mailbox_ack")
-                    source.acknowledge(row.source_ref, outcome, row.last_error or "")
-                    crashpoint("after_mailbox_ack")
-                    store.update_message(row.id, mailbox_acked=1)
-        return len(rows)
 
 
 def _missing_note(missing: tuple[str, ...]) -> str:

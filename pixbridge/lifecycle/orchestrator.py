@@ -11,6 +11,7 @@ from pixbridge.errors import AdapterError
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.delivery import Delivery
 from pixbridge.lifecycle.inbound import Inbound
+from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
 
@@ -43,6 +44,7 @@ class Orchestrator:
         self.app = app
         self.mailer = Mailer(app)
         self.inbound = Inbound(app, self.mailer)
+        self.mailbox = MailboxStage(app, self.inbound.limits, self.inbound.parsed)
         self.outbound = Outbound(app, self.mailer)
         self.delivery = Delivery(app)
         self.stopping = threading.Event()
@@ -52,12 +54,12 @@ class Orchestrator:
         result = PassResult()
         while not self.stopping.is_set():
             step = PassResult()
-            step.accepted = self._guard(self.inbound.accept, step)
+            step.accepted = self._guard(self.mailbox.accept, step)
             # Sync before processing so a reply to a request completed in the tracker
             # opens a new request rather than reopening the old one.
             step.changes = self._guard(self.outbound.sync, step)
             step.processed = self._guard(self.inbound.process_pending, step)
-            step.mailbox_acknowledged = self._guard(self.inbound.acknowledge_mailbox, step)
+            step.mailbox_acknowledged = self._guard(self.mailbox.acknowledge, step)
             step.sent = self._guard(self.delivery.deliver, step)
             for name in (
                 "accepted",

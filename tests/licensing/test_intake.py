@@ -223,7 +223,7 @@ def test_checked_at_arrival_time_not_processing_time(make: Any) -> None:
     clock.current = clock.current.replace(year=2027, month=12, day=31, hour=12)
     h.deliver(mail(sender="it-support@northwind.example.com", body="Serial PTM-2024-0017"))
     h.app.clock = clock
-    h.orchestrator.inbound.accept()
+    h.orchestrator.mailbox.accept()
     clock.advance(days=2)
     h.run()
     assert _only(h)["license"]["verdict"] == "valid"

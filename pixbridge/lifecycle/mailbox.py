@@ -1,0 +1,126 @@
+"""The mailbox side of intake: accept new mail durably, and tell the mailbox when it is done.
+
+Accepting commits the raw bytes before anything else happens; the mailbox is told (the message
+moved, never deleted) only once the message is finished, so a crash at any point leaves the
+message either in the mailbox or safely in the state store, and usually both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pixbridge.faults import crashpoint
+from pixbridge.lifecycle.app import App
+from pixbridge.mail.parse import ParseLimits, parse_message
+from pixbridge.models import Intake, MailOutcome, ParsedMessage
+
+__all__ = ["PRIORITY_RANK", "MailboxStage", "ParsedCache"]
+
+KEY_IN_SUBJECT = re.compile(r"\[([A-Z][A-Z0-9_]*-\d+)\]")
+PRIORITY_RANK = {"blocker": 0, "critical": 10, "high": 20, "normal": 50, "low": 80}
+"""Backlog order: lower is handled first."""
+
+_CHUNK_MESSAGES = 50
+_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+class ParsedCache:
+    """Messages parsed at accept time, kept for the processing that follows in the same pass.
+
+    Bounded by raw size so a backlog of large mail cannot grow memory without limit.
+    """
+
+    def __init__(self, budget_bytes: int = 64 * 1024 * 1024) -> None:
+        self._items: dict[int, tuple[int, ParsedMessage]] = {}
+        self._bytes = 0
+        self._budget = budget_bytes
+
+    def put(self, number: int, size: int, message: ParsedMessage) -> None:
+        """Keep *message* (of *size* raw bytes) for accepted message *number*, if it fits."""
+        if self._bytes + size <= self._budget:
+            self._items[number] = (size, message)
+            self._bytes += size
+
+    def pop(self, number: int) -> ParsedMessage | None:
+        """The kept message for *number*, forgetting it."""
+        item = self._items.pop(number, None)
+        if item is None:
+            return None
+        self._bytes -= item[0]
+        return item[1]
+
+
+class MailboxStage:
+    """Accepts mail from the configured mail source and acknowledges it."""
+
+    def __init__(self, app: App, limits: ParseLimits, parsed: ParsedCache) -> None:
+        self.app = app
+        self.limits = limits
+        self.parsed = parsed
+
+    def accept(self) -> int:
+        """Copy new mail from the mailbox into the state store. Returns how many were new."""
+        source, store = self.app.source, self.app.store
+        refs = list(source.pending())
+        known = store.known_refs(source.name, [r.ref for r in refs])
+        todo = [r for r in refs if r.ref not in known][: self.app.settings.lifecycle.batch_size]
+        accepted = 0
+        while accepted < len(todo):
+            # Several messages per commit: each commit is an fsync, and the mailbox is not told
+            # anything before the commit, so a crash inside a chunk only means reading it again.
+            chunk_bytes = 0
+            with store.db.transaction():
+                for ref in todo[accepted : accepted + _CHUNK_MESSAGES]:
+                    raw = source.read(ref.ref)
+                    now = self.app.clock.now()
+                    number = store.accept(source.name, ref.ref, raw, now)
+                    rank = self._rank(number, raw, now)
+                    if rank is not None:
+                        store.update_message(number, priority_rank=rank)
+                    store.log(
+                        "accepted", at=now, message=number, mailbox=source.name, size=len(raw)
+                    )
+                    accepted += 1
+                    chunk_bytes += len(raw)
+                    if chunk_bytes > _CHUNK_BYTES:
+                        break
+            crashpoint("after_accept")
+        return accepted
+
+    def _rank(self, number: int, raw: bytes, now: object) -> int | None:
+        """A first guess at urgency, so that blocking problems in a backlog go first."""
+        try:
+            message = parse_message(raw, limits=self.limits)
+        except Exception:
+            return None  # processing parses it again and records what is wrong with it
+        self.parsed.put(number, len(raw), message)
+        if message.in_reply_to or message.references or KEY_IN_SUBJECT.search(message.subject):
+            return None  # a reply must never overtake the request it answers
+        app = self.app
+        intake = Intake(message, app.clock.now(), message.sender, message.language)
+        try:
+            level = app.hooks.decide_priority(intake=intake, ctx=app.ctx).level
+        except Exception:
+            return None  # the registration decides again, and reports a broken hook there
+        rank = PRIORITY_RANK.get(level)
+        return rank if rank != PRIORITY_RANK["normal"] else None
+
+    def acknowledge(self) -> int:
+        """Tell the mailbox about every finished message (moved, never deleted)."""
+        source, store = self.app.source, self.app.store
+        rows = store.unacknowledged(source.name)
+        for start in range(0, len(rows), 100):
+            # Acknowledging is idempotent, so recording it a hundred at a time is safe: after a
+            # crash the mailbox is just told again.
+            with store.db.transaction():
+                for row in rows[start : start + 100]:
+                    outcome = (
+                        MailOutcome.QUARANTINED
+                        if row.state == "quarantined"
+                        else MailOutcome.PROCESSED
+                    )
+                    crashpoint("before_mailbox_ack")
+                    source.acknowledge(row.source_ref, outcome, row.last_error or "")
+                    crashpoint("after_mailbox_ack")
+                    store.update_message(row.id, mailbox_acked=1)
+        return len(rows)
