@@ -357,4 +357,14 @@ def test_example_registry(adapter_context: AdapterContext) -> None:
     adapter.open()
     when = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
     results = [adapter.validate(LicenseQuery(at=when, serial=s)) for s in adapter._kits]
-    assert [r.codes for r in results] == [(), ("support_expired",), ("revoked",)]
+    # The three documented examples, then the kits of the demo's sample customers.
+    assert [r.codes for r in results] == [
+        (),
+        ("support_expired",),
+        ("revoked",),
+        (),
+        (),
+        (),  # PPS-2022-00731's support runs until 2026-06-30: still valid on this date
+        (),
+        (),
+    ]

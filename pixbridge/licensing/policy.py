@@ -76,9 +76,20 @@ class LicenseDecision:
     notify_expired: bool = False
 
     def completeness(self, found: Completeness) -> Completeness:
-        """*found* with this decision's items added to what is missing."""
-        extra = tuple(item for item in self.ask if item not in found.missing)
-        return replace(found, missing=(*found.missing, *extra)) if extra else found
+        """*found* with this decision's items added to what is missing.
+
+        A kit the validators found through the customer's address answers the serial question
+        even when the mail did not quote it.
+        """
+        missing, facts = tuple(found.missing), dict(found.found)
+        if self.check is not None and self.check.serial and self.outcome != "unknown_serial":
+            if "serial" in missing:
+                missing = tuple(item for item in missing if item != "serial")
+                facts.setdefault("serial", self.check.serial)
+        extra = tuple(item for item in self.ask if item not in missing)
+        if extra or missing != tuple(found.missing):
+            return replace(found, missing=(*missing, *extra), found=facts)
+        return found
 
     def priority(self, decided: PriorityDecision) -> PriorityDecision:
         """*decided*, or the priority the licence outcome calls for."""
