@@ -82,10 +82,10 @@ class LicenseDecision:
         even when the mail did not quote it.
         """
         missing, facts = tuple(found.missing), dict(found.found)
-        if self.check is not None and self.check.serial and self.outcome != "unknown_serial":
-            if "serial" in missing:
-                missing = tuple(item for item in missing if item != "serial")
-                facts.setdefault("serial", self.check.serial)
+        known = self.check.serial if self.check is not None else None
+        if known and self.outcome != "unknown_serial" and "serial" in missing:
+            missing = tuple(item for item in missing if item != "serial")
+            facts.setdefault("serial", known)
         extra = tuple(item for item in self.ask if item not in missing)
         if extra or missing != tuple(found.missing):
             return replace(found, missing=(*missing, *extra), found=facts)

@@ -147,31 +147,50 @@ def _uname(match: re.Match[str]) -> str:
     return f"Linux {release}"
 
 
+# A word each pattern cannot match without. The patterns start with a look-behind, which keeps
+# the regex engine from skipping ahead, so testing for the word first saves a full scan per
+# pattern: most mail names one OS or none.
+_LINUX_WORDS = (
+    ("astra", "астра"),
+    ("red", "ред"),
+    ("alt", "альт"),
+    ("ubuntu",),
+    ("debian",),
+    ("centos",),
+    ("red", "rhel"),
+)
+
+
+def _may(lower: str, words: tuple[str, ...]) -> bool:
+    return any(word in lower for word in words)
+
+
 def os_from_text(text: str) -> str | None:
     """The operating system named in *text*, normalised; ``None`` if none is recognised."""
     text = text[:_MAX_SCAN]
     if not text.strip():
         return None
-    sw_vers = _SW_VERS.search(text)
+    lower = text.lower()
+    sw_vers = _SW_VERS.search(text) if "productname" in lower else None
     if sw_vers:
         build = f" ({sw_vers.group('build')})" if sw_vers.group("build") else ""
         return f"macOS {sw_vers.group('ver')}{build}"
-    release = _OS_RELEASE.search(text)
+    release = _OS_RELEASE.search(text) if "pretty_name" in lower else None
     if release:
         return _squash(release.group("name"))
-    uname = _UNAME.search(text)
+    uname = _UNAME.search(text) if _may(lower, ("linux", "darwin")) else None
     if uname:
         return _uname(uname)
     # The earliest OS named wins: a customer names their own system before anything else.
     found: list[tuple[int, str]] = []
-    windows = _WINDOWS.search(text)
+    windows = _WINDOWS.search(text) if "win" in lower else None
     if windows:
         found.append((windows.start(), _windows(windows, text)))
-    for pattern in _LINUX:
-        match = pattern.search(text)
+    for pattern, words in zip(_LINUX, _LINUX_WORDS, strict=True):
+        match = pattern.search(text) if _may(lower, words) else None
         if match:
             found.append((match.start(), _squash(match.group(0))))
-    macos = _MACOS.search(text)
+    macos = _MACOS.search(text) if _may(lower, ("mac", "os")) else None
     if macos:
         version = f" {macos.group('ver')}" if macos.group("ver") else ""
         name = _squash(macos.group(0))
