@@ -19,8 +19,8 @@ from pixbridge.licensing import policy as licence_policy
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer
+from pixbridge.lifecycle.notices import Notices, missing_note
 from pixbridge.lifecycle.retry import PassStopped, backoff
-from pixbridge.mail.bounce import referenced_ids
 from pixbridge.mail.ids import marker_for
 from pixbridge.mail.parse import ParseLimits, parse_head, parse_message
 from pixbridge.mail.policy import refusal_note, split_attachments
@@ -54,6 +54,7 @@ class Inbound:
         self.mailer = mailer
         life = app.settings.lifecycle
         self.limits = ParseLimits(max_bytes=life.max_message_bytes)
+        self.notices = Notices(app, mailer)
         self.parsed = ParsedCache()
         """Messages the mailbox stage parsed already in this pass."""
         self.paused_until: datetime | None = None
@@ -137,7 +138,7 @@ class Inbound:
                 "quarantined", at=self.app.clock.now(), message=row.id, code=code, reason=reason
             )
             if code in _LIMIT_CODES:
-                self._tell_rejected(row, reason)
+                self.notices.rejected(row, reason)
         log.warning("message %s quarantined: %s", row.id, reason)
 
     def _process(self, row: MessageRow) -> None:
@@ -161,7 +162,7 @@ class Inbound:
             )
         if screening.automated:
             if screening.verdict is Verdict.BOUNCE:
-                self._note_bounce(row, message, screening.reason)
+                self.notices.bounce(row, message, screening.reason)
             self._finish(row, "automated", verdict=screening.verdict.value, reason=screening.reason)
             return
         if not message.sender:
@@ -248,11 +249,11 @@ class Inbound:
         crashpoint("after_create")
         licence.after_create(app, key, marker, recovering)
         if refused:
-            self._note(key, f"{marker}-files", refusal_note(refused))
+            self.notices.note(key, f"{marker}-files", refusal_note(refused))
         if follows:
             tracker.link(key, follows)
         if completeness.missing:
-            self._note(key, f"{marker}:missing", _missing_note(completeness.missing))
+            self.notices.note(key, f"{marker}:missing", missing_note(completeness.missing))
         status = (
             RequestStatus.WAITING_FOR_CUSTOMER if completeness.missing else RequestStatus.REGISTERED
         )
@@ -387,7 +388,7 @@ class Inbound:
         )
         crashpoint("after_comment")
         if refused:
-            self._note(request.key, f"{marker}-files", refusal_note(refused))
+            self.notices.note(request.key, f"{marker}-files", refusal_note(refused))
         status = request.status
         completeness = None
         if status == RequestStatus.WAITING_FOR_CUSTOMER:
@@ -406,7 +407,9 @@ class Inbound:
                 tracker.set_status(request.key, RequestStatus.IN_PROGRESS)
                 status = RequestStatus.IN_PROGRESS.value
             else:
-                self._note(request.key, f"{marker}:missing", _missing_note(completeness.missing))
+                self.notices.note(
+                    request.key, f"{marker}:missing", missing_note(completeness.missing)
+                )
         with store.db.transaction():
             store.add_participant(request.key, message.sender)
             if status != request.status:
@@ -426,61 +429,6 @@ class Inbound:
                 status=status,
             )
 
-    # ------------------------------------------------------------------ notes and rejections
-
-    def _note(self, key: str, marker: str, body: str) -> None:
-        """An internal comment by pixbridge; the marker makes a repeat after a crash a no-op."""
-        draft = CommentDraft(marker, body, public=False, author="pixbridge", recovering=True)
-        self.app.tracker.add_comment(key, draft)
-
-    def _note_bounce(self, row: MessageRow, message: ParsedMessage, reason: str) -> None:
-        """A bounce of a message we sent is noted on its request (never answered)."""
-        ours = [m for m in referenced_ids(message) if self.app.message_ids.is_ours(m)]
-        key = self.app.store.request_for_thread(ours) if ours else None
-        if key is None:
-            return
-        marker = row.marker or marker_for(row.mailbox, message.message_id, row.content_hash)
-        body = (
-            f"Mail to the customer about this request bounced ({reason}).\n"
-            f"From: {message.sender or '-'}\nSubject: {message.subject}\n\n{message.text[:2000]}"
-        )
-        self._note(key, marker, body)
-        self.app.store.log("bounce_noted", at=row.received_at, request_key=key, message=row.id)
-
-    def _tell_rejected(self, row: MessageRow, reason: str) -> None:
-        """Tell a person whose message was over a limit what to do (once; within the ack cap)."""
-        app, store = self.app, self.app.store
-        head = parse_head(store.raw(row.id))
-        if head is None or not head.sender:
-            return
-        if app.hooks.screen_message(message=head, ctx=app.ctx).automated:
-            return
-        life = app.settings.lifecycle
-        if store.acks_since(head.sender, row.received_at - timedelta(hours=1)) >= (
-            life.acks_per_sender_per_hour
-        ):
-            store.log("rejection_suppressed", at=row.received_at, message=row.id)
-            return
-        mb = 1024 * 1024
-        self.mailer.queue(
-            purpose="rejected",
-            cause=f"rejected:{row.id}",
-            request_key=None,
-            recipient=head.sender,
-            language=app.hooks.detect_language(message=head, ctx=app.ctx),
-            values={
-                "subject": head.subject or "(no subject)",
-                "reason": reason,
-                "customer_name": head.sender_name,
-                "support_name": app.settings.support.name,
-                "max_file_mb": app.settings.attachments.max_bytes // mb,
-                "max_message_mb": life.max_message_bytes // mb,
-            },
-            at=row.received_at,
-            in_reply_to=head.message_id,
-            references=head.references,
-        )
-
     # ------------------------------------------------------------------ finish
 
     def _finish(self, row: MessageRow, outcome: str, **detail: Any) -> None:
@@ -488,15 +436,6 @@ class Inbound:
         with store.db.transaction():
             store.update_message(row.id, state="done", outcome=outcome)
             store.log(outcome, at=row.received_at, message=row.id, **detail)
-
-
-def _missing_note(missing: tuple[str, ...]) -> str:
-    """The agent's view of what a request still lacks (item codes, whatever the language)."""
-    return (
-        "Waiting for the customer: the request still lacks "
-        + ", ".join(missing)
-        + ". The customer was asked for it; their reply is checked again."
-    )
 
 
 def _first_line(text: str) -> str:
