@@ -48,7 +48,7 @@ from pixbridge.models import (
     PriorityDecision,
 )
 
-__all__ = ["LicenseDecision", "certificates_in", "decide", "evaluate"]
+__all__ = ["LicenseDecision", "certificates_in", "decide", "evaluate", "recheck_on_reply"]
 
 # Fallback only: triage owns serial recognition (pixbridge.triage); see the module docstring.
 _SERIAL = re.compile(
@@ -223,6 +223,23 @@ def evaluate(app: App, intake: Intake, found: Mapping[str, str] | None = None) -
         certificates=certificates_in(intake.message.attachments, app.settings.license),
     )
     return decide(run_chain(validators, query), app.settings.license)
+
+
+def recheck_on_reply(
+    app: App, intake: Intake, found: Completeness, key: str
+) -> tuple[Completeness, LicenseDecision | None]:
+    """Check the licence again when the customer answers our question for the serial.
+
+    Only a request whose serial was unknown is checked again, with what the reply adds to what
+    earlier messages supplied; the serial stays missing until the validators know it.
+    """
+    row = app.store.db.conn.execute(
+        "SELECT outcome FROM request_licenses WHERE request_key = ?", (key,)
+    ).fetchone()
+    if row is None or row["outcome"] != "unknown_serial":
+        return found, None
+    decision = evaluate(app, intake, {**intake.known, **found.found})
+    return decision.completeness(found), decision
 
 
 def decide(check: LicenseCheck, policy: LicensePolicySettings) -> LicenseDecision:

@@ -16,6 +16,7 @@ from typing import Any
 from pixbridge.errors import AdapterError, MessageRejected, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
+from pixbridge.licensing.records import save_check
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer
@@ -390,7 +391,7 @@ class Inbound:
         if refused:
             self.notices.note(request.key, f"{marker}-files", refusal_note(refused))
         status = request.status
-        completeness = None
+        completeness, licence = None, None
         if status == RequestStatus.WAITING_FOR_CUSTOMER:
             # Only the customer's own words count: a quoted acknowledgement names the items too.
             own = replace(message, text=trim_reply(message.text)[0] or message.text)
@@ -403,6 +404,9 @@ class Inbound:
                 known=request.facts,
             )
             completeness = app.hooks.check_completeness(intake=intake, ctx=app.ctx)
+            completeness, licence = licence_policy.recheck_on_reply(
+                app, intake, completeness, request.key
+            )
             if not completeness.missing:
                 tracker.set_status(request.key, RequestStatus.IN_PROGRESS)
                 status = RequestStatus.IN_PROGRESS.value
@@ -414,6 +418,8 @@ class Inbound:
             store.add_participant(request.key, message.sender)
             if status != request.status:
                 store.set_request_status(request.key, status, row.received_at)
+            if licence is not None and licence.check is not None:
+                save_check(store, request.key, licence.outcome, licence.check)
             if completeness is not None:
                 at = row.received_at
                 store.set_missing(request.key, list(completeness.missing), at)

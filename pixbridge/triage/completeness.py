@@ -83,9 +83,9 @@ def check(
         os_version = find_os_version(message.text, message.attachments)
         if os_version:
             found["os_version"] = os_version
-    if "serial" not in found:
-        serial = find_serial(f"{message.subject}\n{message.text}", customer, settings)
-        if serial:
-            found["serial"] = serial[0]
+    # A serial in this message wins over an earlier one: customers correct a wrong serial.
+    serial = find_serial(f"{message.subject}\n{message.text}", customer, settings)
+    if serial and (serial[1] == "the message" or "serial" not in found):
+        found["serial"] = serial[0]
     missing = tuple(item for item in ITEMS if item in settings.required and item not in found)
     return Completeness(missing=missing, found=found)

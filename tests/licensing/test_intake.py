@@ -227,3 +227,35 @@ def test_checked_at_arrival_time_not_processing_time(make: Any) -> None:
     clock.advance(days=2)
     h.run()
     assert _only(h)["license"]["verdict"] == "valid"
+
+
+def test_a_reply_with_a_known_serial_completes_the_request(make: Any) -> None:
+    h = make()
+    body = "The export crashes every time we save a large project. Windows 11 Pro"
+    h.deliver(mail(sender="someone@unknown.example", body=body))
+    h.run()
+    [key] = h.keys()
+    assert h.request(key)["missing"] == ["serial"]
+    # A serial the registry does not know either: still missing.
+    h.deliver(
+        mail(
+            sender="someone@unknown.example",
+            subject=f"Re: [{key}] Export crashes",
+            body="Serial number: PTM-2099-99999",
+        )
+    )
+    h.run()
+    assert h.request(key)["status"] == "waiting_for_customer"
+    assert h.request(key)["missing"] == ["serial"]
+    # The right one: the licence is checked again and the request goes ahead.
+    h.deliver(
+        mail(
+            sender="someone@unknown.example",
+            subject=f"Re: [{key}] Export crashes",
+            body="Sorry, it is PTM-2024-0017",
+        )
+    )
+    h.run()
+    view = h.request(key)
+    assert view["status"] == "in_progress" and view["missing"] == [], (view["missing"], view["license"], view["serial"])
+    assert view["license"]["verdict"] == "valid" and view["license"]["serial"] == "PTM-2024-0017"
