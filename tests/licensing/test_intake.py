@@ -257,5 +257,9 @@ def test_a_reply_with_a_known_serial_completes_the_request(make: Any) -> None:
     )
     h.run()
     view = h.request(key)
-    assert view["status"] == "in_progress" and view["missing"] == [], (view["missing"], view["license"], view["serial"])
+    assert view["status"] == "in_progress" and view["missing"] == [], (
+        view["missing"],
+        view["license"],
+        view["serial"],
+    )
     assert view["license"]["verdict"] == "valid" and view["license"]["serial"] == "PTM-2024-0017"
