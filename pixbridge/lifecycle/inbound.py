@@ -161,6 +161,12 @@ class Inbound:
             store.update_message(
                 row.id, verdict=screening.verdict.value, verdict_reason=screening.reason
             )
+            if not screening.automated and message.sender and row.state != "registering":
+                # The intent, with its marker, is durable before the tracker is touched: after
+                # a crash or a lost response the next attempt reconciles instead of writing
+                # again. Recorded here to save a commit; registering or commenting follows.
+                marker = marker_for(row.mailbox, message.message_id, row.content_hash)
+                store.update_message(row.id, state="registering", marker=marker)
         if screening.automated:
             if screening.verdict is Verdict.BOUNCE:
                 self.notices.bounce(row, message, screening.reason)
@@ -223,11 +229,9 @@ class Inbound:
         completeness, priority = licence.completeness(completeness), licence.priority(priority)
         assignee = app.hooks.choose_assignee(intake=intake, ctx=ctx)
         marker = row.marker or marker_for(row.mailbox, message.message_id, row.content_hash)
+        # The intent was recorded in _process; "registering" before this attempt means an
+        # earlier attempt may have created the request already.
         recovering = row.state == "registering"
-        if not recovering:
-            # The intent, with its marker, is durable before the tracker is touched: after a
-            # crash or a lost response the next attempt reconciles instead of creating again.
-            store.update_message(row.id, state="registering", marker=marker)
         app.hooks.before_stage(event=StageEvent(Stage.REGISTER, row.id), ctx=ctx)
         crashpoint("before_create")
         summary = message.subject.strip() or _first_line(message.text) or "(no subject)"
@@ -371,9 +375,7 @@ class Inbound:
     def _comment(self, row: MessageRow, message: ParsedMessage, request: RequestRow) -> None:
         app, store, tracker = self.app, self.app.store, self.app.tracker
         marker = row.marker or marker_for(row.mailbox, message.message_id, row.content_hash)
-        recovering = row.state == "registering"
-        if not recovering:
-            store.update_message(row.id, state="registering", marker=marker)
+        recovering = row.state == "registering"  # see _register
         files, refused = split_attachments(message.attachments, app.settings.attachments)
         tracker.add_comment(
             request.key,
