@@ -30,6 +30,7 @@ from pydantic_settings import (
 from pixbridge.errors import ConfigError, ConfigProblem
 from pixbridge.licensing.settings import LicensePolicySettings
 from pixbridge.mail.policy import AttachmentPolicy
+from pixbridge.observability.settings import ObservabilitySettings
 from pixbridge.triage.settings import TriageSettings
 
 __all__ = [
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
     license: LicensePolicySettings = Field(default_factory=LicensePolicySettings)
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """One table per adapter, ``[adapters.<name>]``; validated by the adapter's own model."""
 

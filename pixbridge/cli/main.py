@@ -15,6 +15,7 @@ from pixbridge import __version__
 from pixbridge.errors import ConfigError, PixbridgeError
 from pixbridge.hooks import Hooks
 from pixbridge.lifecycle.app import App, build_app
+from pixbridge.observability.logs import Redactor, configure_logging, secret_values
 from pixbridge.plugins import load_plugins
 from pixbridge.settings import Settings, load_settings
 
@@ -28,6 +29,7 @@ class CliState:
     settings_files: tuple[Path, ...] = ()
     data_dir: Path | None = None
     _app: App | None = field(default=None, repr=False)
+    redactor: Redactor | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         """Load the settings, turning problems into a clean CLI error."""
@@ -43,6 +45,8 @@ class CliState:
                 self._app = build_app(self.settings())
             except PixbridgeError as exc:
                 raise click.ClickException(str(exc)) from None
+            if self.redactor is not None:
+                self.redactor.add(secret_values(self._app.adapter_settings.values()))
         return self._app
 
     def close(self) -> None:
@@ -74,18 +78,27 @@ def echo_json(value: Any) -> None:
     help="Data directory for all runtime state (default ./var; env PIXBRIDGE_DATA_DIR).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="PIXBRIDGE_LOG_FORMAT",
+    help="Log lines as text or as one JSON object per line (secrets are masked either way).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, settings_files: tuple[Path, ...], data_dir: Path | None, verbose: int
+    ctx: click.Context,
+    settings_files: tuple[Path, ...],
+    data_dir: Path | None,
+    verbose: int,
+    log_format: str,
 ) -> None:
     """pixbridge: support mailbox <-> tracker bridge, with licence checks and releases."""
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    redactor = configure_logging(max(level, logging.DEBUG), log_format)
     if isinstance(ctx.obj, CliState):
         return  # a caller (a test) supplied the state
-    state = CliState(settings_files, data_dir)
+    state = CliState(settings_files, data_dir, redactor=redactor)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

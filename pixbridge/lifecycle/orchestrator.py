@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pixbridge.errors import AdapterError
 from pixbridge.lifecycle.app import App
@@ -15,7 +17,7 @@ from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
 
-__all__ = ["Orchestrator", "PassResult"]
+__all__ = ["Orchestrator", "PassResult", "PassWatcher"]
 
 log = logging.getLogger("pixbridge.orchestrator")
 
@@ -37,6 +39,18 @@ class PassResult:
         return bool(self.accepted or self.processed or self.changes or self.sent)
 
 
+class PassWatcher(Protocol):
+    """Told how each stage of a pass went (metrics, health); must be quick and never raise."""
+
+    def stage_done(
+        self, stage: str, seconds: float, handled: int, error: AdapterError | None
+    ) -> None:
+        """A stage (accept, sync, process, mailbox_acknowledge, deliver) returned or failed."""
+
+    def pass_done(self, result: PassResult) -> None:
+        """A full :meth:`Orchestrator.run_once` finished."""
+
+
 class Orchestrator:
     """Runs the lifecycle stages in order; each stage's outage stops only that stage."""
 
@@ -48,19 +62,22 @@ class Orchestrator:
         self.outbound = Outbound(app, self.mailer)
         self.delivery = Delivery(app)
         self.stopping = threading.Event()
+        self.watchers: list[PassWatcher] = []
 
     def run_once(self) -> PassResult:
         """One full pass: accept, sync, process, tell the mailbox, deliver; until idle."""
         result = PassResult()
         while not self.stopping.is_set():
             step = PassResult()
-            step.accepted = self._guard(self.mailbox.accept, step)
+            step.accepted = self._guard("accept", self.mailbox.accept, step)
             # Sync before processing so a reply to a request completed in the tracker
             # opens a new request rather than reopening the old one.
-            step.changes = self._guard(self.outbound.sync, step)
-            step.processed = self._guard(self.inbound.process_pending, step)
-            step.mailbox_acknowledged = self._guard(self.mailbox.acknowledge, step)
-            step.sent = self._guard(self.delivery.deliver, step)
+            step.changes = self._guard("sync", self.outbound.sync, step)
+            step.processed = self._guard("process", self.inbound.process_pending, step)
+            step.mailbox_acknowledged = self._guard(
+                "mailbox_acknowledge", self.mailbox.acknowledge, step
+            )
+            step.sent = self._guard("deliver", self.delivery.deliver, step)
             for name in (
                 "accepted",
                 "processed",
@@ -72,6 +89,8 @@ class Orchestrator:
                 setattr(result, name, getattr(result, name) + getattr(step, name))
             if not (step.accepted or step.processed):
                 break
+        for watcher in self.watchers:
+            watcher.pass_done(result)
         return result
 
     def run_forever(self) -> None:
@@ -98,12 +117,17 @@ class Orchestrator:
         """Ask the loop to finish after the current step."""
         self.stopping.set()
 
-    @staticmethod
-    def _guard(stage: Callable[[], int], result: PassResult) -> int:
+    def _guard(self, name: str, stage: Callable[[], int], result: PassResult) -> int:
+        started = time.perf_counter()
+        error: AdapterError | None = None
+        handled = 0
         try:
-            return stage()
+            handled = stage()
         except AdapterError as exc:
             # One adapter's outage stops its own stage only; the others still run.
             log.warning("%s: %s", getattr(stage, "__name__", "stage"), exc)
             result.errors += 1
-            return 0
+            error = exc
+        for watcher in self.watchers:
+            watcher.stage_done(name, time.perf_counter() - started, handled, error)
+        return handled
