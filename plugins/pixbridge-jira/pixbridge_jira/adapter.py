@@ -341,6 +341,21 @@ class JiraTracker(Tracker):
         except PermanentAdapterError as exc:
             raise PermanentAdapterError(f"cannot link {key} to {follows}: {exc}") from exc
 
+    def set_fix_version(self, key: str, product: str, version: str) -> None:
+        """Add the Jira version of the build (``version_name``) to *key*'s fix versions.
+
+        The version is created, unreleased, if it does not exist yet; the ``jira-version``
+        publisher releases it when the build is published.
+        """
+        from pixbridge_jira.versions import JiraVersions
+
+        versions = JiraVersions(self.session, self.settings)
+        name = versions.name_for(product, version)
+        versions.find_or_create(
+            name, f"{product} {version}: created by pixbridge for the requests waiting for it."
+        )
+        versions.add_fix_version(key, name)
+
     # ------------------------------------------------------------------ reading
 
     def get_request(self, key: str) -> TrackedRequest:

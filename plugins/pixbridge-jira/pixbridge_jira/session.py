@@ -43,7 +43,7 @@ from pixbridge.errors import (
     TransientAdapterError,
     UnknownOutcome,
 )
-from pixbridge_jira.settings import JiraSettings
+from pixbridge_jira.settings import JiraConnection
 
 __all__ = ["JiraSession", "Retryable"]
 
@@ -61,7 +61,7 @@ class JiraSession:
     """One Jira client per thread, the retry policy and the pacing of writes per issue."""
 
     def __init__(
-        self, settings: JiraSettings, *, sleep: Callable[[float], None] = time.sleep
+        self, settings: JiraConnection, *, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.settings = settings
         self.sleep = sleep

@@ -7,14 +7,20 @@ adapter itself refuses to open (and ``pixbridge doctor`` says which key to set) 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pixbridge.adapters import AdapterSettings
 from pixbridge.models import RequestStatus
 
-__all__ = ["DEFAULT_PRIORITIES", "DEFAULT_STATUSES", "DEFAULT_TRANSITIONS", "JiraSettings"]
+__all__ = [
+    "DEFAULT_PRIORITIES",
+    "DEFAULT_STATUSES",
+    "DEFAULT_TRANSITIONS",
+    "JiraConnection",
+    "JiraSettings",
+]
 
 DEFAULT_STATUSES: dict[str, str] = {
     RequestStatus.REGISTERED.value: "Open",
@@ -40,8 +46,11 @@ DEFAULT_PRIORITIES: dict[str, str] = {
 FIELD_NAMES = ("serial", "dongle", "os_version", "license", "support_until", "missing")
 
 
-class JiraSettings(AdapterSettings):
-    """The settings of the Jira tracker; see the plugin's README for a worked example."""
+class JiraConnection(AdapterSettings):
+    """Where Jira is and how pixbridge signs in: shared by every adapter of the plugin."""
+
+    table: ClassVar[str] = "jira"
+    """The settings table (``[adapters.<table>]``) named in error messages."""
 
     url: str = ""
     """Base URL of the Jira site, e.g. ``https://pix.atlassian.net`` or ``https://jira.pix.example``."""
@@ -57,6 +66,66 @@ class JiraSettings(AdapterSettings):
     """The password for ``basic``, by reference."""
     project: str = ""
     """Key of the project requests are created in, e.g. ``SUP``."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    """Attempts per call on 429/5xx before the call fails as transient."""
+    backoff: float = 1.0
+    """First wait after a 5xx or a connection failure (seconds); doubles, with jitter."""
+    max_wait: float = 900.0
+    """Longest single wait between attempts (seconds); a longer Retry-After fails the call."""
+    issue_write_interval: float = 1.0
+    """Least seconds between two writes to one issue (Jira's per-issue write limit)."""
+    version_name: str = "{version}"
+    """Name of the Jira version of a build: ``{version}`` (``4.13``) or e.g. ``{product} {version}``."""
+
+    @field_validator("url")
+    @classmethod
+    def _strip_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not a URL; write it like https://jira.example.com")
+        return value
+
+    @field_validator("version_name")
+    @classmethod
+    def _version_pattern(cls, value: str) -> str:
+        try:
+            sample = value.format(product="PIX", version="4.13")
+        except (AttributeError, KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"version_name {value!r} may use only {{product}} and {{version}} ({exc})"
+            ) from None
+        if "{version}" not in value or sample != sample.strip():
+            raise ValueError(
+                f"version_name {value!r} must contain {{version}} and not start or end with a space"
+            )
+        return value
+
+    def version_for(self, product: str, version: str) -> str:
+        """The Jira version name of build *version* of *product*."""
+        return self.version_name.format(product=product, version=version)
+
+    def setup_problems(self) -> list[str]:
+        """What must still be set before the adapter can connect, one line each."""
+        t = f"adapters.{self.table}"
+        problems = []
+        if not self.url:
+            problems.append(f"{t}.url is not set: the Jira base URL")
+        if not self.project:
+            problems.append(f"{t}.project is not set: the project key, e.g. SUP")
+        if self.auth in ("pat", "api_token") and self.token is None:
+            problems.append(f'{t}.token is not set (auth = "{self.auth}")')
+        if self.auth == "api_token" and not self.email:
+            problems.append(f'{t}.email is not set (auth = "api_token")')
+        if self.auth == "basic" and (not self.email or self.password is None):
+            problems.append(f'{t}.email and password must be set (auth = "basic")')
+        return problems
+
+
+class JiraSettings(JiraConnection):
+    """The settings of the Jira tracker; see the plugin's README for a worked example."""
+
     issue_type: str = "Task"
     """Name of the issue type of a new request (``Service Request`` on JSM)."""
     fields: dict[str, str] = Field(default_factory=dict)
@@ -82,16 +151,6 @@ class JiraSettings(AdapterSettings):
     """The account pixbridge writes as (DC user name, Cloud account id); empty: asked at start."""
     reconcile_patience: float = 300.0
     """Seconds to look for a request by its marker after an unknown outcome (search lags)."""
-    issue_write_interval: float = 1.0
-    """Least seconds between two writes to one issue (Jira's per-issue write limit)."""
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_attempts: int = 5
-    """Attempts per call on 429/5xx before the call fails as transient."""
-    backoff: float = 1.0
-    """First wait after a 5xx or a connection failure (seconds); doubles, with jitter."""
-    max_wait: float = 900.0
-    """Longest single wait between attempts (seconds); a longer Retry-After fails the call."""
     sync_overlap: float = 300.0
     """Seconds the update search reaches back before the watermark (search lag, clock skew)."""
     initial_lookback: float = 86400.0
@@ -100,14 +159,6 @@ class JiraSettings(AdapterSettings):
     """Issues per search page."""
     concurrency: int = 1
     """Requests registered at once by :meth:`JiraTracker.create_requests` (bulk path, bench)."""
-
-    @field_validator("url")
-    @classmethod
-    def _strip_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not a URL; write it like https://jira.example.com")
-        return value
 
     @field_validator("statuses", "transitions")
     @classmethod
@@ -133,18 +184,3 @@ class JiraSettings(AdapterSettings):
         if missing:
             raise ValueError(f"statuses has no Jira status for {missing}")
         return self
-
-    def setup_problems(self) -> list[str]:
-        """What must still be set before the adapter can connect, one line each."""
-        problems = []
-        if not self.url:
-            problems.append("adapters.jira.url is not set: the Jira base URL")
-        if not self.project:
-            problems.append("adapters.jira.project is not set: the project key, e.g. SUP")
-        if self.auth in ("pat", "api_token") and self.token is None:
-            problems.append(f'adapters.jira.token is not set (auth = "{self.auth}")')
-        if self.auth == "api_token" and not self.email:
-            problems.append('adapters.jira.email is not set (auth = "api_token")')
-        if self.auth == "basic" and (not self.email or self.password is None):
-            problems.append('adapters.jira.email and password must be set (auth = "basic")')
-        return problems

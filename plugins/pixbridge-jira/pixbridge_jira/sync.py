@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixbridge.errors import PermanentAdapterError
 from pixbridge.models import ChangeBatch, RequestStatus, TrackerChange, TrackerComment
+from pixbridge_jira.search import search_issues
 
 if TYPE_CHECKING:
     from pixbridge_jira.adapter import JiraTracker
@@ -85,29 +86,10 @@ def changes_since(tracker: JiraTracker, watermark: str | None) -> ChangeBatch:
 
 
 def _search(tracker: JiraTracker, jql: str) -> list[dict[str, Any]]:
-    session, size = tracker.session, tracker.settings.page_size
-    fields = "status,updated,comment"
-    issues: list[dict[str, Any]] = []
-    if tracker.cloud:
-        token: str | None = None
-        while True:
-            page = session.get(
-                "search/jql", version="3", jql=jql, fields=fields, expand="changelog",
-                maxResults=size, nextPageToken=token,
-            )  # fmt: skip
-            issues.extend(page.get("issues", []))
-            token = page.get("nextPageToken")
-            if page.get("isLast", True) or not token:
-                return issues
-    while True:
-        page = session.get(
-            "search", jql=jql, fields=fields, expand="changelog", startAt=len(issues),
-            maxResults=size,
-        )  # fmt: skip
-        batch = page.get("issues", [])
-        issues.extend(batch)
-        if not batch or len(issues) >= int(page.get("total", 0)):
-            return issues
+    return search_issues(
+        tracker.session, cloud=tracker.cloud, jql=jql, fields="status,updated,comment",
+        expand="changelog", page_size=tracker.settings.page_size,
+    )  # fmt: skip
 
 
 def _issue_changes(tracker: JiraTracker, issue: dict[str, Any]) -> list[TrackerChange]:

@@ -13,7 +13,7 @@ from jira import JIRA
 
 from pixbridge_jira.testing.server import FakeJira, Fault, Received
 
-__all__ = ["Agent", "FakeJira", "Fault", "Received", "settings_for"]
+__all__ = ["Agent", "FakeJira", "Fault", "Received", "settings_for", "version_settings_for"]
 
 
 def settings_for(fake: FakeJira, **overrides: Any) -> dict[str, Any]:
@@ -33,6 +33,14 @@ def settings_for(fake: FakeJira, **overrides: Any) -> dict[str, Any]:
         "max_wait": 10.0,
         "read_timeout": 10.0,
     }
+    settings.update(overrides)
+    return settings
+
+
+def version_settings_for(fake: FakeJira, **overrides: Any) -> dict[str, Any]:
+    """``[adapters.jira-version]`` settings (as a dict) for *fake*: the connection keys only."""
+    tracker_only = ("issue_type", "reconcile_patience")
+    settings = {k: v for k, v in settings_for(fake).items() if k not in tracker_only}
     settings.update(overrides)
     return settings
 

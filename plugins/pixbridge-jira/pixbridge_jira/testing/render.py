@@ -15,6 +15,7 @@ from pixbridge_jira.testing.state import (
     User,
     jira_time,
 )
+from pixbridge_jira.testing.versions import VersionApi
 
 __all__ = ["Renderer"]
 
@@ -129,6 +130,7 @@ class Renderer:
             "attachment": list(issue.attachments),
             "issuelinks": [self.link(*link) for link in issue.links],
         }  # fmt: skip
+        out["fixVersions"] = VersionApi(self.state, lambda: self.base).fix_versions(issue)
         for name in CUSTOM_FIELDS:
             out[name] = f.get(name)
         return out

@@ -35,6 +35,7 @@ from pixbridge_jira.testing.state import (
     check_body,
     jira_time,
 )
+from pixbridge_jira.testing.versions import VersionApi
 
 __all__ = ["FakeJira", "Fault", "Received"]
 
@@ -268,6 +269,7 @@ class FakeJira:
             ("GET", r"search", self._search_dc),
             ("POST", r"search", self._search_dc),
             ("GET", r"search/jql", self._search_jql),
+            *VersionApi(self.state, lambda: self.url).routes(),
         ]
         return [_Route(m, re.compile(p), h) for m, p, h in table]
 

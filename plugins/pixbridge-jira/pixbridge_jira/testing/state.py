@@ -13,7 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pixbridge_jira.testing.versions import FakeVersion
 
 __all__ = ["Comment", "FakeIssue", "JiraError", "State", "User"]
 
@@ -125,6 +128,8 @@ class State:
         self.roles = {"Developers", "Service Desk Team"}
         self.groups = {"jira-servicedesk-users"}
         self.issues: dict[str, FakeIssue] = {}
+        self.versions: dict[int, FakeVersion] = {}
+        """The project's versions by id (see :mod:`pixbridge_jira.testing.versions`)."""
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
         self._ids = iter(range(10100, 10**9))
@@ -312,11 +317,24 @@ class State:
         now = time.time()
         hits = [i for i in self.issues.values() if i.created + self.search_lag <= now]
         for clause in re.split(r"\s+AND\s+", text, flags=re.I):
+            fix_version = re.fullmatch(r'fixVersion\s*=\s*"?([^"]*)"?', clause.strip(), re.I)
+            if fix_version:
+                self.fix_version_ids(fix_version.group(1))  # refused even when nothing matches
             hits = [i for i in hits if self._matches(i, clause.strip(), now)]
         sort_key = {"updated": lambda i: i.updated, "created": lambda i: i.created}.get(
             order, lambda i: i.id
         )
         return sorted(hits, key=sort_key, reverse=descending)
+
+    def fix_version_ids(self, value: str) -> set[int]:
+        """Ids of the versions JQL ``fixVersion = value`` names; 400 if there is none."""
+        wanted = {v.id for v in self.versions.values() if value.casefold() in
+                  (v.name.casefold(), str(v.id))}  # fmt: skip
+        if not wanted:
+            raise JiraError(
+                400, [f"The value '{value}' does not exist for the field 'fixVersion'."]
+            )
+        return wanted
 
     def _matches(self, issue: FakeIssue, clause: str, now: float) -> bool:
         match = re.fullmatch(r'(\w+)\s*(=|>=)\s*"?([^"]*)"?', clause)
@@ -331,6 +349,8 @@ class State:
             return value in (issue.fields.get("labels") or [])
         if name == "key" and op == "=":
             return issue.key == value
+        if name == "fixversion" and op == "=":
+            return bool(self.fix_version_ids(value) & set(issue.fields.get("fixVersions") or []))
         if name in ("updated", "created") and op == ">=":
             relative = re.fullmatch(r"-(\d+)m", value)
             if not relative:
