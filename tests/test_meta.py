@@ -1,6 +1,6 @@
 """Meta-tests: keep the plugin API (hook specs, facade, import rule, bundled plugins) from drifting.
 
-House style: /work/shared/notes/aesthetics.md §3.2-3.8 and GUIDE §2.
+House style: ../shared/notes/aesthetics.md §3.2-3.8 and GUIDE §2.
 """
 
 from __future__ import annotations
