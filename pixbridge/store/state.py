@@ -114,6 +114,20 @@ def _message(row: Any) -> MessageRow:
     )
 
 
+def _outbox(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        message_id=row["message_id"],
+        cause=row["cause"],
+        request_key=row["request_key"],
+        purpose=row["purpose"],
+        recipient=row["recipient"],
+        raw=bytes(row["raw"]),
+        state=row["state"],
+        attempts=row["attempts"],
+    )
+
+
 def _request(row: Any) -> RequestRow:
     return RequestRow(
         key=row["key"],
@@ -250,14 +264,6 @@ class StateStore:
         )
         return [_message(r) for r in rows]
 
-    def message_ids_of(self, request_key: str) -> list[str]:
-        """Message-IDs of the customer messages that belong to a request."""
-        rows = self._c.execute(
-            "SELECT message_id FROM messages WHERE request_key = ? AND message_id IS NOT NULL",
-            (request_key,),
-        )
-        return [r[0] for r in rows]
-
     # ---------------------------------------------------------------- requests
 
     def insert_request(self, request: RequestRow) -> None:
@@ -391,20 +397,7 @@ class StateStore:
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
             (_ts(now), limit),
         )
-        return [
-            OutboxRow(
-                id=r["id"],
-                message_id=r["message_id"],
-                cause=r["cause"],
-                request_key=r["request_key"],
-                purpose=r["purpose"],
-                recipient=r["recipient"],
-                raw=bytes(r["raw"]),
-                state=r["state"],
-                attempts=r["attempts"],
-            )
-            for r in rows
-        ]
+        return [_outbox(r) for r in rows]
 
     def outbox_sent(self, row_id: int, at: datetime) -> None:
         """Mark a mail as sent."""
@@ -449,20 +442,7 @@ class StateStore:
         rows = self._c.execute(
             "SELECT * FROM outbox WHERE request_key = ? ORDER BY id", (request_key,)
         )
-        return [
-            OutboxRow(
-                r["id"],
-                r["message_id"],
-                r["cause"],
-                r["request_key"],
-                r["purpose"],
-                r["recipient"],
-                bytes(r["raw"]),
-                r["state"],
-                r["attempts"],
-            )
-            for r in rows
-        ]
+        return [_outbox(r) for r in rows]
 
     # ---------------------------------------------------------------- sync
 
