@@ -4,7 +4,7 @@ Embedded default (Maildir in, local tracker, Maildir out). Mixed sizes, a tenth 
 Prints messages per second, p50/p99 time per message (parse -> register -> acknowledgement
 queued) and the peak RSS of the process that ran the pass.
 
-    .venv/bin/python bench/lifecycle_bench.py [--messages 2000]
+    .venv/bin/python bench/lifecycle_bench.py [--messages 2000] [--workers N]
 
 Targets (2-core machine): >= 200 messages/s, p99 < 50 ms, peak RSS < 200 MB.
 """
@@ -70,10 +70,11 @@ def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
     return total
 
 
-def worker(root: Path) -> None:
-    """Run one pass in this process, timing each message; print JSON figures."""
+def worker(root: Path, index: int, workers: int) -> None:
+    """Run one pass in this process as instance *index*, timing each message; print JSON."""
     from pixbridge.lifecycle.app import build_app
     from pixbridge.lifecycle.inbound import Inbound
+    from pixbridge.lifecycle.instance import take_instance
     from pixbridge.lifecycle.orchestrator import Orchestrator
     from pixbridge.settings import load_settings
 
@@ -84,7 +85,7 @@ def worker(root: Path) -> None:
         support={"address": "support@pix.example"},
         pipeline={"license_validators": [], "publishers": []},
         # The cap would suppress most acknowledgements in a synthetic backlog from 400 senders.
-        lifecycle={"acks_per_sender_per_hour": 1000},
+        lifecycle={"acks_per_sender_per_hour": 1000, "workers": workers},
     )
     app = build_app(settings, autoload=False)
     durations: list[float] = []
@@ -96,12 +97,13 @@ def worker(root: Path) -> None:
         durations.append(time.perf_counter() - start)
 
     Inbound.process = timed  # type: ignore[method-assign]
-    orchestrator = Orchestrator(app)
-    start = time.perf_counter()
-    result = orchestrator.run_once()
-    wall = time.perf_counter() - start
+    # As `pixbridge run --once` with [lifecycle] workers = N: one instance per process.
+    orchestrator = Orchestrator(app, take_instance(settings.data_dir, first=index))
+    start = time.time()
+    result = orchestrator.run_once(until_all_idle=workers > 1)
+    end = time.time()
+    orchestrator.close()
     app.close()
-    durations.sort()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
@@ -109,14 +111,52 @@ def worker(root: Path) -> None:
                 "accepted": result.accepted,
                 "processed": result.processed,
                 "sent": result.sent,
-                "wall_s": wall,
-                "p50_ms": 1000 * durations[len(durations) // 2],
-                "p99_ms": 1000 * durations[int(len(durations) * 0.99) - 1],
-                "max_ms": 1000 * durations[-1],
+                "start": start,
+                "end": end,
+                "durations": durations,
                 "peak_rss_mb": rss_kb / 1024,
             }
         )
     )
+
+
+def run_pass(root: Path, workers: int) -> dict[str, float]:
+    """Start *workers* instances over the backlog in *root* at once; their combined figures."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(root),
+                "--index",
+                str(i),
+                "--workers",
+                str(workers),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
+    reports = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"a benchmark worker failed with exit status {proc.returncode}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    durations = sorted(d for r in reports for d in r["durations"])
+    return {
+        "accepted": sum(r["accepted"] for r in reports),
+        "processed": sum(r["processed"] for r in reports),
+        "sent": sum(r["sent"] for r in reports),
+        "wall_s": max(r["end"] for r in reports) - min(r["start"] for r in reports),
+        "p50_ms": 1000 * durations[len(durations) // 2],
+        "p99_ms": 1000 * durations[int(len(durations) * 0.99) - 1],
+        "max_ms": 1000 * durations[-1],
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
+        "total_rss_mb": sum(r["peak_rss_mb"] for r in reports),
+    }
 
 
 def main() -> None:
@@ -124,33 +164,38 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="instances, as [lifecycle] workers (default: the number of cores)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.index, args.workers)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         total = make_backlog(root / "var" / "mail" / "inbox", args.messages)
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", str(root)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        figures = run_pass(root, args.workers)
     rate = figures["processed"] / figures["wall_s"]
     print(f"backlog: {args.messages} messages, {total / 1e6:.1f} MB, a tenth with attachments")
     print(
-        f"pass:    accepted {figures['accepted']}, processed {figures['processed']}, "
-        f"acknowledgements sent {figures['sent']} in {figures['wall_s']:.2f} s"
+        f"pass:    {args.workers} worker(s): accepted {figures['accepted']}, processed "
+        f"{figures['processed']}, acknowledgements sent {figures['sent']} in "
+        f"{figures['wall_s']:.2f} s"
     )
     print(f"rate:    {rate:.0f} messages/s (accept + process + mailbox + delivery; target >= 200)")
     print(
         f"latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
         f"max {figures['max_ms']:.1f} ms per message (target p99 < 50 ms)"
     )
-    print(f"memory:  peak RSS {figures['peak_rss_mb']:.0f} MB (target < 200 MB)")
+    print(
+        f"memory:  peak RSS {figures['peak_rss_mb']:.0f} MB per process, "
+        f"{figures['total_rss_mb']:.0f} MB for all (target < 200 MB)"
+    )
 
 
 if __name__ == "__main__":

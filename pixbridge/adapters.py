@@ -7,7 +7,10 @@ The core calls adapters only through these methods. An adapter:
   validates at start-up and hands to the constructor;
 - does no I/O in ``__init__``; it connects in :meth:`Adapter.open` and lets go in
   :meth:`Adapter.close`;
-- raises only :class:`pixbridge.errors.AdapterError` subclasses.
+- raises only :class:`pixbridge.errors.AdapterError` subclasses;
+- may bring the next pass forward with :attr:`AdapterContext.wake` when it learns of work by
+  push (a tracker's webhook, say), from any thread; it still finds the work itself in that
+  pass through its usual methods, so a missed or forged wake costs nothing but a pass.
 
 ``pixbridge.testing.contracts`` holds a test suite per kind that every adapter runs against itself.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -96,6 +99,14 @@ class AdapterContext:
     """The deployment's data directory; an adapter keeps any state of its own under it."""
     clock: Clock = field(default_factory=SystemClock)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("pixbridge.adapter"))
+    wake: Callable[[], None] = field(default=lambda: None)
+    """Ask for a pass now rather than after the idle wait; returns at once, safe from any thread.
+
+    While idle the orchestrator waits for mail in one ``poll_interval`` call; once an adapter
+    has called ``wake`` it waits in slices of ``[lifecycle] wake_check`` seconds and starts a
+    pass when woken. So an adapter with a push channel calls it once when the channel opens
+    (in :meth:`Adapter.open`), then whenever the channel says there is work. Outside the
+    orchestrator (``pixbridge doctor``, tests) it does nothing."""
 
 
 class Adapter(ABC):

@@ -1,15 +1,19 @@
-"""The adapter registry: which adapter classes exist, and which plugin provided each."""
+"""The adapter registry: which adapter classes and store backends exist, and who provided each."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pixbridge.adapters import Adapter, AdapterKind, AdapterSettings
 from pixbridge.errors import PluginError
 
-__all__ = ["AdapterEntry", "AdapterRegistry"]
+if TYPE_CHECKING:
+    from pixbridge.store.config import StoreCheck, StoreFactory
+
+__all__ = ["AdapterEntry", "AdapterRegistry", "StoreBackendEntry"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,19 @@ class AdapterEntry:
         return self.cls.kind
 
 
+@dataclass(frozen=True)
+class StoreBackendEntry:
+    """One registered state-store backend (``[store] backend``) and where it came from."""
+
+    name: str
+    factory: StoreFactory
+    """Opens and migrates the database (see :data:`pixbridge.store.config.StoreFactory`)."""
+    check: StoreCheck | None
+    """Checks ``[store]`` for this backend without connecting, for ``pixbridge config check``."""
+    plugin: str
+    distribution: str
+
+
 class AdapterRegistry:
     """Collects adapter classes from the ``register_adapters`` hook.
 
@@ -40,6 +57,7 @@ class AdapterRegistry:
 
     def __init__(self, distributions: Mapping[str, str] | None = None) -> None:
         self._entries: dict[str, AdapterEntry] = {}
+        self._stores: dict[str, StoreBackendEntry] = {}
         self._distributions = dict(distributions or {})
         self.current_plugin = "?"
 
@@ -98,3 +116,43 @@ class AdapterRegistry:
     def all(self) -> list[AdapterEntry]:
         """Every registered adapter, in registration order."""
         return list(self._entries.values())
+
+    # ------------------------------------------------------------------ store backends
+
+    def add_store_backend(
+        self, name: str, factory: StoreFactory, *, check: StoreCheck | None = None
+    ) -> None:
+        """Register a state-store backend, chosen by ``[store] backend = "<name>"``.
+
+        :param factory: Called with the resolved :class:`~pixbridge.store.config.StoreConfig`;
+            returns an open, migrated :class:`~pixbridge.store.db.Database`.
+        :param check: Returns what is wrong with the configuration, without connecting.
+        """
+        where = f"plugin {self.current_plugin!r} ({self.current_distribution})"
+        if not isinstance(name, str) or not name or not callable(factory):
+            raise PluginError(f"{where} registered a store backend without a name or factory")
+        existing = self._stores.get(name)
+        if existing is not None:
+            raise PluginError(
+                f"two store backends are named {name!r}: one from plugin {existing.plugin!r} "
+                f"({existing.distribution}), one from {where}; disable one of the plugins "
+                "with [plugins] disable = [...]"
+            )
+        self._stores[name] = StoreBackendEntry(
+            name, factory, check, self.current_plugin, self.current_distribution
+        )
+
+    def store_backends(self) -> dict[str, StoreBackendEntry]:
+        """Every registered store backend, by name."""
+        return dict(self._stores)
+
+    def store_backend(self, name: str) -> StoreBackendEntry:
+        """The store backend *name*.
+
+        :raises PluginError: none of that name is installed (the message lists those that are).
+        """
+        entry = self._stores.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self._stores)) or "none"
+            raise PluginError(f"no store backend named {name!r} is installed (installed: {known})")
+        return entry

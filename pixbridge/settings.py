@@ -31,6 +31,7 @@ from pixbridge.errors import ConfigError, ConfigProblem
 from pixbridge.licensing.settings import LicensePolicySettings
 from pixbridge.mail.policy import AttachmentPolicy
 from pixbridge.observability.settings import ObservabilitySettings
+from pixbridge.store.settings import StoreSettings
 from pixbridge.triage.settings import TriageSettings
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PipelineSettings",
     "PluginsSettings",
     "Settings",
+    "StoreSettings",
     "SupportSettings",
     "load_settings",
     "locate",
@@ -92,6 +94,9 @@ class LifecycleSettings(_Section):
 
     poll_interval: float = Field(default=30.0, gt=0)
     """Seconds between passes when the mailbox cannot push new mail to us."""
+    wake_check: float = Field(default=1.0, gt=0)
+    """Seconds between looks for an adapter's wake request (e.g. a tracker webhook) while idle;
+    used only once an adapter has asked for a pass through ``AdapterContext.wake``."""
     max_attempts: int = Field(default=5, ge=1)
     """Failed attempts after which a message is quarantined rather than retried."""
     retry_delay: float = Field(default=60.0, ge=0)
@@ -103,6 +108,15 @@ class LifecycleSettings(_Section):
     """Acknowledgements one address may get in an hour; more are recorded, not sent."""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     tracker_prefix_in_subject: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
+    """Processes ``pixbridge run`` starts on this machine; each is an instance sharing the work
+    through the state store (set it to the number of cores for a large backlog)."""
+    instance: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """This process's name among instances (default ``<host>-<n>``); see
+    :mod:`pixbridge.lifecycle.instance`."""
+    claim_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a claimed message, mail or role (mailbox poller, tracker sync) stays with an
+    instance that stops renewing it; then another instance takes it over."""
 
 
 class Settings(BaseSettings):
@@ -127,6 +141,8 @@ class Settings(BaseSettings):
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
     triage: TriageSettings = Field(default_factory=TriageSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    """Which database holds the state (default: SQLite in the data directory)."""
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """One table per adapter, ``[adapters.<name>]``; validated by the adapter's own model."""
 
@@ -290,24 +306,36 @@ def _is_secret_annotation(annotation: Any) -> bool:
     return any(_is_secret_annotation(a) for a in typing.get_args(annotation))
 
 
+def _secret_paths(model: type[BaseModel]) -> list[tuple[str, ...]]:
+    """Keys of *model*'s ``SecretStr`` fields, those of nested tables included."""
+    paths: list[tuple[str, ...]] = []
+    for name, info in model.model_fields.items():
+        if _is_secret_annotation(info.annotation):
+            paths.append((name,))
+        for kind in (info.annotation, *typing.get_args(info.annotation)):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                paths.extend((name, *inner) for inner in _secret_paths(kind))
+    return paths
+
+
 def _inline_secret_problems(
     adapter: str, model: type[BaseModel], files: Sequence[Path]
 ) -> list[ConfigProblem]:
     problems = []
-    for field_name, info in model.model_fields.items():
-        if not _is_secret_annotation(info.annotation):
-            continue
+    for keys in _secret_paths(model):
+        field_name = keys[-1]
         for path in files:
-            loc = ["adapters", adapter, field_name]
+            loc = ["adapters", adapter, *keys]
             if not _in_toml(path, loc):
                 continue
-            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-            value = data["adapters"][adapter][field_name]
+            value: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+            for key in loc:
+                value = value[key]
             if not (isinstance(value, dict) and set(value) <= {"$env", "$file"} and value):
                 line = _toml_line(path, loc)
                 problems.append(
                     ConfigProblem(
-                        f"{path}:{line} adapters.{adapter}.{field_name}",
+                        f"{path}:{line} {'.'.join(loc)}",
                         "secrets are not written into settings files; use "
                         f'{field_name} = {{ "$env" = "VARIABLE" }} or '
                         f'{{ "$file" = "/run/secrets/{adapter}-{field_name}" }}',

@@ -1,6 +1,7 @@
 """pixbridge's own answers to the decision hooks, all ``trylast`` so any plugin can replace them.
 
-This plugin is essential: it cannot be disabled, so every decision hook always has an answer.
+This plugin is essential: it cannot be disabled, so every decision hook always has an answer,
+and the default state store backend (``sqlite``) is always installed.
 The triage decisions (completeness, priority, assignee) are in :mod:`pixbridge.builtins.triage`.
 """
 
@@ -9,6 +10,14 @@ from __future__ import annotations
 from pixbridge.context import RunContext
 from pixbridge.markers import hookimpl
 from pixbridge.models import ParsedMessage, Screening
+from pixbridge.registry import AdapterRegistry
+from pixbridge.store.config import open_sqlite
+
+
+@hookimpl
+def register_adapters(registry: AdapterRegistry) -> None:
+    """The built-in state store backend: SQLite, ``state.sqlite3`` in the data directory."""
+    registry.add_store_backend("sqlite", open_sqlite)
 
 
 @hookimpl(trylast=True)

@@ -45,6 +45,7 @@ from pixbridge.models import (
     TrackerChange,
 )
 from pixbridge.registry import AdapterRegistry
+from pixbridge.store.sqlite_lock import begin_immediate
 
 __all__ = ["AuditEntry", "LocalTracker", "register_adapters"]
 
@@ -345,7 +346,10 @@ class LocalTracker(Tracker):
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         with self._lock, translated(self.path):
             conn = self._connection()
-            conn.execute(begin)
+            if begin == "BEGIN IMMEDIATE":
+                begin_immediate(conn, self.busy_timeout)
+            else:
+                conn.execute(begin)
             # One timestamp per transaction: a change and its audit line carry the same time.
             self._at = self.context.clock.now().isoformat()
             try:
@@ -379,6 +383,9 @@ class LocalTracker(Tracker):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path, self.busy_timeout)
+            # Writers wait for the lock in begin_immediate, which retries more finely than
+            # SQLite's busy handler (see pixbridge.store.sqlite_lock).
+            self._conn.execute("PRAGMA busy_timeout = 0")
         return self._conn
 
     def _update_status(

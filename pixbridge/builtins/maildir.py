@@ -40,6 +40,8 @@ __all__ = ["MaildirSender", "MaildirSource", "is_addr_spec", "register_adapters"
 
 _SUBDIRS = ("tmp", "new", "cur")
 _WAITING = ("new", "cur")
+_SYNC_EVERY = 100
+"""Acknowledgements between two fsyncs of the Maildir directories they changed."""
 _INFO_SEP = ":"
 """Separates a Maildir unique name from its info (``:2,FLAGS``), as in :mod:`mailbox`."""
 _EMPTY_INFO = ":2,"
@@ -264,6 +266,9 @@ class MaildirSource(MailSource):
         self.poll_interval = settings.poll_interval
         self._where: dict[str, str] = {}
         """Where :meth:`pending` last saw each ref, so reading and acknowledging need no scan."""
+        self._unsynced: set[str] = set()
+        """Directories changed by acknowledgements and not yet fsynced."""
+        self._moves_since_sync = 0
         self._stats: dict[str, tuple[int, int, int]] = {}
         """(inode, mtime, size) per file path seen by :meth:`pending`.
 
@@ -286,8 +291,18 @@ class MaildirSource(MailSource):
             raise _io_error(exc, "cannot create the Maildirs of the maildir mailbox") from exc
 
     def close(self) -> None:
-        """Forget cached file locations; there is nothing else to release."""
+        """Make the moves so far durable and forget cached file locations."""
+        self._sync_moves()
         self._where.clear()
+
+    def _sync_moves(self) -> None:
+        """fsync the directories that acknowledgements renamed files in or out of."""
+        try:
+            while self._unsynced:
+                _fsync_dir(self._unsynced.pop())
+        except OSError as exc:
+            raise _io_error(exc, "cannot make the moves of acknowledged messages durable") from exc
+        self._moves_since_sync = 0
 
     def check(self) -> list[str]:
         """Missing or unwritable Maildirs, and Maildirs that a rename cannot reach."""
@@ -320,6 +335,7 @@ class MaildirSource(MailSource):
 
         ``tmp/`` (deliveries still being written) and dot-files are ignored. Nothing is changed.
         """
+        self._sync_moves()
         found: dict[str, tuple[int, str, str, int]] = {}
         known = self._stats
         seen: dict[str, tuple[int, int, int]] = {}
@@ -400,11 +416,13 @@ class MaildirSource(MailSource):
                     continue  # moved meanwhile (a reader flagged it): find it again
                 raise _io_error(exc, f"cannot move message {ref!r} to {target}") from exc
             self._where.pop(ref, None)
-            try:
-                _fsync_dir(os.path.dirname(destination))
-                _fsync_dir(os.path.dirname(source))
-            except OSError as exc:
-                raise _io_error(exc, f"cannot make the move of message {ref!r} durable") from exc
+            # The directories are synced in batches (see _sync_moves): the state store records
+            # the acknowledgement, so a move lost to a power cut only leaves an already-handled
+            # message in the inbox, where its ref is known and it is never processed again.
+            self._unsynced.update((os.path.dirname(destination), os.path.dirname(source)))
+            self._moves_since_sync += 1
+            if self._moves_since_sync >= _SYNC_EVERY:
+                self._sync_moves()
             log.debug("maildir: %s moved to %s", ref, destination)
             return
         log.debug("maildir: %s vanished while being acknowledged", ref)

@@ -12,9 +12,6 @@ from pixbridge.markers import hookimpl
 from pixbridge.models import AssigneeDecision, Completeness, Intake, PriorityDecision
 from pixbridge.triage import assignment, completeness, priority
 
-STATE_FILE = "state.sqlite3"
-"""The state database in the data directory (the same file the lifecycle's StateStore opens)."""
-
 
 @hookimpl(trylast=True)
 def check_completeness(intake: Intake, ctx: RunContext) -> Completeness:
@@ -31,5 +28,5 @@ def decide_priority(intake: Intake, ctx: RunContext) -> PriorityDecision:
 @hookimpl(trylast=True)
 def choose_assignee(intake: Intake, ctx: RunContext) -> AssigneeDecision:
     """The strategy of ``[triage.assignment]``: rules, round-robin, fewest open, tracker default."""
-    state = assignment.SqliteAssignmentState(ctx.data_dir / STATE_FILE)
+    state = assignment.LazyState(lambda: ctx.store)  # the state store, only if a strategy asks
     return assignment.choose(intake.message, ctx.settings.triage, state, intake.received_at)

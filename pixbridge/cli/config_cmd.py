@@ -73,6 +73,13 @@ def doctor(state: CliState) -> None:
         ("licence validator", n, AdapterKind.LICENSE_VALIDATOR) for n in pipeline.license_validators
     ]
     wanted += [("publisher", n, AdapterKind.RELEASE_PUBLISHER) for n in pipeline.publishers]
+    try:
+        db = app.store.db
+        click.echo(f"ok   store {db.describe()} (schema version {db.schema_version})")
+    except PixbridgeError as exc:
+        failures += 1
+        click.echo(f"FAIL store {app.settings.store.backend}:")
+        click.echo(f"       {exc}")
     for label, name, kind in wanted:
         try:
             problems = app.adapter(name, kind).check()

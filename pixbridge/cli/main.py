@@ -18,6 +18,7 @@ from pixbridge.lifecycle.app import App, build_app
 from pixbridge.observability.logs import Redactor, configure_logging, secret_values
 from pixbridge.plugins import load_plugins
 from pixbridge.settings import Settings, load_settings
+from pixbridge.store.config import store_secrets
 
 __all__ = ["CliState", "cli", "echo_json", "main"]
 
@@ -47,6 +48,7 @@ class CliState:
                 raise click.ClickException(str(exc)) from None
             if self.redactor is not None:
                 self.redactor.add(secret_values(self._app.adapter_settings.values()))
+                self.redactor.add(store_secrets(self._app.store_config))
         return self._app
 
     def close(self) -> None:

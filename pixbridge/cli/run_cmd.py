@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import asdict
 from types import FrameType
+from typing import Any
 
 import click
 
 from pixbridge.cli.main import CliState, echo_json
+from pixbridge.cli.workers import supervise
+from pixbridge.lifecycle.instance import InstanceTaken, take_instance
 from pixbridge.lifecycle.orchestrator import Orchestrator
 from pixbridge.observability.metrics import Metrics
 from pixbridge.observability.server import MetricsServer
@@ -30,11 +34,40 @@ from pixbridge.observability.settings import parse_listen
     help="Serve /metrics and /healthz there, e.g. 127.0.0.1:9464 "
     "(default: [observability] listen; empty: off).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes sharing the work (default: [lifecycle] workers).",
+)
+@click.option("--as-worker", "worker_index", type=int, default=None, hidden=True)
 @click.pass_obj
-def run(state: CliState, once: bool, as_json: bool, listen: str | None) -> None:
+def run(
+    state: CliState,
+    once: bool,
+    as_json: bool,
+    listen: str | None,
+    workers: int | None,
+    worker_index: int | None,
+) -> None:
     """Move mail into the tracker and tracker activity back to customers."""
+    settings = state.settings()
+    workers = settings.lifecycle.workers if workers is None else workers
+    if worker_index is None and workers > 1:
+        result = supervise(_without_workers(sys.argv[1:]), workers, once=once)
+        if once:
+            _report(result, as_json)
+        return
     app = state.app()
-    orchestrator = Orchestrator(app)
+    instance = None
+    if worker_index is not None:
+        try:
+            instance = take_instance(
+                settings.data_dir, settings.lifecycle.instance, first=worker_index
+            )
+        except InstanceTaken as exc:
+            raise click.ClickException(str(exc)) from None
+    orchestrator = Orchestrator(app, instance)
     listen = app.settings.observability.listen if listen is None else listen
     if listen and not once:
         try:
@@ -51,14 +84,11 @@ def run(state: CliState, once: bool, as_json: bool, listen: str | None) -> None:
         where = f"{server.host}:{server.port}"
         click.echo(f"metrics on http://{where}/metrics and http://{where}/healthz", err=True)
     if once:
-        result = orchestrator.run_once()
-        if as_json:
-            echo_json(asdict(result))
-        else:
-            click.echo(
-                f"accepted {result.accepted}, processed {result.processed}, "
-                f"tracker changes {result.changes}, sent {result.sent}, errors {result.errors}"
-            )
+        try:
+            outcome = orchestrator.run_once(until_all_idle=worker_index is not None)
+        finally:
+            orchestrator.close()
+        _report(asdict(outcome), as_json)
         return
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -70,8 +100,33 @@ def run(state: CliState, once: bool, as_json: bool, listen: str | None) -> None:
     try:
         orchestrator.run_forever()
     finally:
+        orchestrator.close()
         if listen:
             server.stop()
+
+
+def _without_workers(argv: list[str]) -> list[str]:
+    """*argv* without ``--workers N`` / ``--workers=N`` (each worker is one process)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(
+        f"accepted {result['accepted']}, processed {result['processed']}, "
+        f"tracker changes {result['changes']}, sent {result['sent']}, errors {result['errors']}"
+    )
 
 
 COMMANDS = [run]

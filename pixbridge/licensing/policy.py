@@ -233,7 +233,7 @@ def recheck_on_reply(
     Only a request whose serial was unknown is checked again, with what the reply adds to what
     earlier messages supplied; the serial stays missing until the validators know it.
     """
-    row = app.store.db.conn.execute(
+    row = app.store.db.execute(
         "SELECT outcome FROM request_licenses WHERE request_key = ?", (key,)
     ).fetchone()
     if row is None or row["outcome"] != "unknown_serial":

@@ -10,13 +10,22 @@ from pixbridge.store.state import StateStore
 
 __all__ = ["license_view", "save_check"]
 
+_COLUMNS = (
+    "request_key", "verdict", "codes", "support_allowed", "support_until", "outcome", "serial",
+    "product", "dongle", "source", "rule", "evidence", "as_of",
+)  # fmt: skip
+_SAVE = (
+    f"INSERT INTO request_licenses ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+    " ON CONFLICT (request_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+)
+"""A repeated check replaces every column of the request's row."""
+
 
 def save_check(store: StateStore, key: str, outcome: str, check: LicenseCheck) -> None:
     """Store *check* for request *key* (in the caller's transaction); a repeat replaces it."""
-    store.db.conn.execute(
-        "INSERT OR REPLACE INTO request_licenses (request_key, verdict, codes, support_allowed,"
-        " support_until, outcome, serial, product, dongle, source, rule, evidence, as_of)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    store.db.execute(
+        _SAVE,
         (
             key,
             check.verdict.value,
@@ -37,7 +46,7 @@ def save_check(store: StateStore, key: str, outcome: str, check: LicenseCheck) -
 
 def license_view(store: StateStore, key: str) -> dict[str, Any] | None:
     """The ``license`` of request *key*'s JSON, or ``None`` when it was not checked."""
-    row = store.db.conn.execute(
+    row = store.db.execute(
         "SELECT * FROM request_licenses WHERE request_key = ?", (key,)
     ).fetchone()
     if row is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +29,7 @@ from pixbridge.hooks import Hooks
 from pixbridge.mail.ids import MessageIds, load_or_create_key
 from pixbridge.plugins import PluginSet, load_plugins
 from pixbridge.settings import Settings, locate, settings_problems
+from pixbridge.store.config import StoreConfig, resolve_store
 from pixbridge.store.state import StateStore
 
 __all__ = ["App", "build_app", "check_configuration"]
@@ -38,7 +40,15 @@ log = logging.getLogger("pixbridge")
 def check_configuration(
     settings: Settings, plugins: PluginSet
 ) -> tuple[dict[str, BaseModel], list[ConfigProblem]]:
-    """Every problem in the settings at once: core, pipeline wiring, each adapter's table."""
+    """Every problem in the settings at once: core, pipeline wiring, each adapter's table, the
+    store backend."""
+    validated, _, problems = _check(settings, plugins)
+    return validated, problems
+
+
+def _check(
+    settings: Settings, plugins: PluginSet
+) -> tuple[dict[str, BaseModel], StoreConfig | None, list[ConfigProblem]]:
     models = {entry.name: entry.cls.Settings for entry in plugins.registry.all()}
     validated, problems = settings_problems(settings, models)
     wiring: list[tuple[str, str, AdapterKind]] = [
@@ -64,7 +74,9 @@ def check_configuration(
                     f"no {kind.value} adapter named {name!r} ({known})",
                 )
             )
-    return validated, problems
+    store_config, store_problems = resolve_store(settings, plugins.registry)
+    problems.extend(store_problems)
+    return validated, store_config, problems
 
 
 @dataclass
@@ -76,6 +88,10 @@ class App:
     adapter_settings: dict[str, BaseModel]
     clock: Clock = field(default_factory=SystemClock)
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    store_config: StoreConfig | None = None
+    """``[store]`` resolved (secrets included); ``None``: read from the settings on first use."""
+    wakeup: threading.Event = field(default_factory=threading.Event)
+    """Set through :attr:`AdapterContext.wake`; the orchestrator's idle wait watches it."""
 
     @cached_property
     def hooks(self) -> Hooks:
@@ -85,12 +101,20 @@ class App:
     @cached_property
     def ctx(self) -> RunContext:
         """The context handed to hooks."""
-        return RunContext(settings=self.settings, clock=self.clock, logger=log)
+        return RunContext(
+            settings=self.settings, clock=self.clock, logger=log, open_store=lambda: self.store
+        )
 
     @cached_property
     def store(self) -> StateStore:
-        """The state database in the data directory."""
-        return StateStore(self.settings.data_dir / "state.sqlite3")
+        """The state database of ``[store]``, opened and migrated on first use."""
+        config = self.store_config
+        if config is None:
+            config, problems = resolve_store(self.settings, self.plugins.registry)
+            if config is None:
+                raise ConfigError(problems)
+        backend = self.plugins.registry.store_backend(config.backend)
+        return StateStore(backend.factory(config))
 
     @cached_property
     def message_ids(self) -> MessageIds:
@@ -107,6 +131,7 @@ class App:
                 data_dir=self.settings.data_dir,
                 clock=self.clock,
                 logger=logging.getLogger(f"pixbridge.adapter.{name}"),
+                wake=self.wakeup.set,
             )
             existing = entry.cls(self.adapter_settings[name], context)
             existing.open()
@@ -178,7 +203,7 @@ def build_app(
         autoload=autoload,
         extra=extra_plugins,
     )
-    validated, problems = check_configuration(settings, plugins)
+    validated, store_config, problems = _check(settings, plugins)
     if problems:
         raise ConfigError(problems)
-    return App(settings, plugins, validated, clock or SystemClock())
+    return App(settings, plugins, validated, clock or SystemClock(), store_config=store_config)

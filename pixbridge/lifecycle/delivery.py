@@ -12,8 +12,10 @@ from datetime import timedelta
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
+from pixbridge.lifecycle.instance import Claims
 from pixbridge.lifecycle.retry import backoff
 from pixbridge.models import OutgoingMail
+from pixbridge.store.rows import OutboxRow
 
 __all__ = ["Delivery"]
 
@@ -23,59 +25,76 @@ log = logging.getLogger("pixbridge.delivery")
 class Delivery:
     """Sends queued mail."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, claims: Claims) -> None:
         self.app = app
+        self.claims = claims
 
     def deliver(self) -> int:
-        """Send every due mail. Returns how many were sent."""
+        """Send every due mail. Returns how many were sent.
+
+        Mail is claimed a few at a time, so instances sharing the store never send one twice;
+        after each batch the claims are given back (a sent mail is nobody's work any more, and a
+        deferred one is anybody's when its time comes).
+        """
+        app, store, claims = self.app, self.app.store, self.claims
+        sent = 0
+        while True:
+            rows = store.claim_outbox(claims.holder, app.clock.now(), claims.ttl, claims.batch)
+            if not rows:
+                return sent
+            try:
+                done, deferred = self._send(rows)
+            finally:
+                store.release_claims(claims.holder)
+            sent += done
+            if deferred:
+                return sent
+
+    def _send(self, rows: list[OutboxRow]) -> tuple[int, bool]:
+        """Send *rows* in order: (how many were sent, whether the sender asked us to wait)."""
         app, store = self.app, self.app.store
         life = app.settings.lifecycle
         sent = 0
-        while True:
-            rows = store.outbox_due(app.clock.now(), life.batch_size)
-            if not rows:
-                return sent
-            for row in rows:
-                mail = OutgoingMail(
-                    row.message_id, app.settings.support.address, (row.recipient,), row.raw
+        for row in rows:
+            mail = OutgoingMail(
+                row.message_id, app.settings.support.address, (row.recipient,), row.raw
+            )
+            crashpoint("before_send")
+            try:
+                app.sender.send(mail)
+            except TransientAdapterError as exc:
+                wait = backoff(
+                    row.attempts + 1, life.retry_delay, life.retry_delay_max, exc.retry_after
                 )
-                crashpoint("before_send")
-                try:
-                    app.sender.send(mail)
-                except TransientAdapterError as exc:
-                    wait = backoff(
-                        row.attempts + 1, life.retry_delay, life.retry_delay_max, exc.retry_after
-                    )
-                    store.outbox_failed(
-                        row.id,
-                        str(exc),
-                        retry_at=app.clock.now() + timedelta(seconds=wait),
-                        permanent=False,
-                    )
-                    log.warning("sending %s deferred %.0fs: %s", row.message_id, wait, exc)
-                    return sent
-                except PermanentAdapterError as exc:
-                    with store.db.transaction():
-                        store.outbox_failed(row.id, str(exc), retry_at=None, permanent=True)
-                        store.log(
-                            "send_failed",
-                            at=app.clock.now(),
-                            request_key=row.request_key,
-                            message_id=row.message_id,
-                            error=str(exc),
-                        )
-                    log.error("sending %s failed for good: %s", row.message_id, exc)
-                    continue
-                crashpoint("after_send")
+                store.outbox_failed(
+                    row.id,
+                    str(exc),
+                    retry_at=app.clock.now() + timedelta(seconds=wait),
+                    permanent=False,
+                )
+                log.warning("sending %s deferred %.0fs: %s", row.message_id, wait, exc)
+                return sent, True
+            except PermanentAdapterError as exc:
                 with store.db.transaction():
-                    store.outbox_sent(row.id, app.clock.now())
+                    store.outbox_failed(row.id, str(exc), retry_at=None, permanent=True)
                     store.log(
-                        "sent",
+                        "send_failed",
                         at=app.clock.now(),
                         request_key=row.request_key,
                         message_id=row.message_id,
-                        purpose=row.purpose,
+                        error=str(exc),
                     )
-                sent += 1
-            if len(rows) < life.batch_size:
-                return sent
+                log.error("sending %s failed for good: %s", row.message_id, exc)
+                continue
+            crashpoint("after_send")
+            with store.db.transaction():
+                store.outbox_sent(row.id, app.clock.now())
+                store.log(
+                    "sent",
+                    at=app.clock.now(),
+                    request_key=row.request_key,
+                    message_id=row.message_id,
+                    purpose=row.purpose,
+                )
+            sent += 1
+        return sent, False

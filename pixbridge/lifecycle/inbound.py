@@ -18,6 +18,7 @@ from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
 from pixbridge.licensing.records import save_check
 from pixbridge.lifecycle.app import App
+from pixbridge.lifecycle.instance import Claims
 from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.notices import Notices, missing_note
@@ -50,9 +51,10 @@ _LIMIT_CODES = frozenset({"too_large", "header_too_long", "too_many_parts", "too
 class Inbound:
     """The inbound half of the lifecycle."""
 
-    def __init__(self, app: App, mailer: Mailer) -> None:
+    def __init__(self, app: App, mailer: Mailer, claims: Claims) -> None:
         self.app = app
         self.mailer = mailer
+        self.claims = claims
         life = app.settings.lifecycle
         self.limits = ParseLimits(max_bytes=life.max_message_bytes)
         self.notices = Notices(app, mailer)
@@ -64,30 +66,39 @@ class Inbound:
     # ------------------------------------------------------------------ process
 
     def process_pending(self) -> int:
-        """Take every message that is due through the pipeline. Returns how many were handled."""
+        """Take every message that is due through the pipeline. Returns how many were handled.
+
+        Messages are claimed a few at a time, so instances sharing the store share the backlog;
+        a message left for a later attempt is given back at once.
+        """
         handled = 0
-        limit = self.app.settings.lifecycle.batch_size
+        store, claims = self.app.store, self.claims
         if self.paused_until is not None and self.app.clock.now() < self.paused_until:
             return 0
         self.paused_until = None
         while True:
-            rows = self.app.store.work(self.app.clock.now(), limit)
+            rows = store.claim_work(claims.holder, self.app.clock.now(), claims.ttl, claims.batch)
             if not rows:
                 return handled
-            for row in rows:
-                try:
+            try:
+                for row in rows:
                     self.process(row)
-                except PassStopped:
-                    return handled
-                handled += 1
-            if len(rows) < limit:
+                    handled += 1
+            except PassStopped:
                 return handled
+            finally:
+                # A finished message is nobody's work any more; one left for a later attempt,
+                # or not reached, is anybody's.
+                store.release_claims(claims.holder)
 
     def process(self, row: MessageRow) -> None:
         """Handle one accepted message; failures are recorded, retried or quarantined."""
         event = StageEvent(Stage.PARSE, message_id=row.id)
         try:
-            self._process(row)
+            try:
+                self._process(row)
+            finally:
+                self.parsed.forget(row.id)
         except MessageRejected as exc:
             self._quarantine(row, exc.reason, code=exc.code)
         except TransientAdapterError as exc:
@@ -222,7 +233,9 @@ class Inbound:
         known = previous.facts if previous else {}
         intake = Intake(message, row.received_at, message.sender, language, known=known)
         completeness = app.hooks.check_completeness(intake=intake, ctx=ctx)
-        priority = app.hooks.decide_priority(intake=intake, ctx=ctx)
+        priority = self.parsed.priority(row.id, intake) or app.hooks.decide_priority(
+            intake=intake, ctx=ctx
+        )
         # Licence (issue 6, pixbridge/licensing/policy.py): checked as of the arrival time; it
         # may ask for the serial, change the priority, label the request and mail the customer.
         licence = licence_policy.evaluate(app, intake, completeness.found)

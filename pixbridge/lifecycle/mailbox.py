@@ -8,11 +8,12 @@ message either in the mailbox or safely in the state store, and usually both.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
 from pixbridge.mail.parse import ParseLimits, parse_message
-from pixbridge.models import Intake, MailOutcome, ParsedMessage
+from pixbridge.models import Intake, MailOutcome, ParsedMessage, PriorityDecision
 
 __all__ = ["PRIORITY_RANK", "MailboxStage", "ParsedCache"]
 
@@ -27,11 +28,14 @@ _CHUNK_BYTES = 16 * 1024 * 1024
 class ParsedCache:
     """Messages parsed at accept time, kept for the processing that follows in the same pass.
 
-    Bounded by raw size so a backlog of large mail cannot grow memory without limit.
+    Bounded by raw size so a backlog of large mail cannot grow memory without limit. The
+    accept-time priority decision is kept with its message: deciding is the costliest triage
+    step, and registration in the same pass usually asks the same question again.
     """
 
     def __init__(self, budget_bytes: int = 64 * 1024 * 1024) -> None:
         self._items: dict[int, tuple[int, ParsedMessage]] = {}
+        self._priorities: dict[int, tuple[Intake, PriorityDecision]] = {}
         self._bytes = 0
         self._budget = budget_bytes
 
@@ -41,13 +45,43 @@ class ParsedCache:
             self._items[number] = (size, message)
             self._bytes += size
 
+    def put_priority(self, number: int, intake: Intake, decision: PriorityDecision) -> None:
+        """Keep the priority *decision* made for *intake* with kept message *number*."""
+        if number in self._items:
+            self._priorities[number] = (intake, decision)
+
     def pop(self, number: int) -> ParsedMessage | None:
-        """The kept message for *number*, forgetting it."""
+        """The kept message for *number*, forgetting it (its priority stays for :meth:`priority`)."""
         item = self._items.pop(number, None)
         if item is None:
             return None
         self._bytes -= item[0]
         return item[1]
+
+    def priority(self, number: int, intake: Intake) -> PriorityDecision | None:
+        """The decision kept for *number* if it was made for the same facts as *intake*.
+
+        Forgets it either way. Facts differ when threading found a predecessor (``known``) or a
+        plugin chose another language; then the hook must be asked again.
+        """
+        kept = self._priorities.pop(number, None)
+        if kept is None:
+            return None
+        before, decision = kept
+        same = (
+            before.message is intake.message
+            and before.received_at == intake.received_at
+            and before.customer == intake.customer
+            and before.language == intake.language
+            and before.request_key == intake.request_key
+            and dict(before.known) == dict(intake.known)
+        )
+        return decision if same else None
+
+    def forget(self, number: int) -> None:
+        """Drop whatever is kept for *number* (it is finished without registering)."""
+        self.pop(number)
+        self._priorities.pop(number, None)
 
 
 class MailboxStage:
@@ -74,9 +108,9 @@ class MailboxStage:
                     raw = source.read(ref.ref)
                     now = self.app.clock.now()
                     number = store.accept(source.name, ref.ref, raw, now)
-                    rank = self._rank(number, raw, now)
-                    if rank is not None:
-                        store.update_message(number, priority_rank=rank)
+                    learnt = self._first_look(number, raw, now)
+                    if learnt:
+                        store.update_message(number, **learnt)
                     store.log(
                         "accepted", at=now, message=number, mailbox=source.name, size=len(raw)
                     )
@@ -87,23 +121,33 @@ class MailboxStage:
             crashpoint("after_accept")
         return accepted
 
-    def _rank(self, number: int, raw: bytes, now: object) -> int | None:
-        """A first guess at urgency, so that blocking problems in a backlog go first."""
+    def _first_look(self, number: int, raw: bytes, now: datetime) -> dict[str, object]:
+        """What accepting learns of a message: its sender (which keeps a conversation in order
+        when instances share the work) and a first guess at urgency, so that blocking problems
+        in a backlog go first."""
         try:
             message = parse_message(raw, limits=self.limits)
         except Exception:
-            return None  # processing parses it again and records what is wrong with it
+            return {}  # processing parses it again and records what is wrong with it
         self.parsed.put(number, len(raw), message)
+        known: dict[str, object] = {
+            "sender": message.sender,
+            "subject": message.subject,
+            "message_id": message.message_id,
+        }
         if message.in_reply_to or message.references or KEY_IN_SUBJECT.search(message.subject):
-            return None  # a reply must never overtake the request it answers
+            return known  # a reply must never overtake the request it answers
         app = self.app
-        intake = Intake(message, app.clock.now(), message.sender, message.language)
+        intake = Intake(message, now, message.sender, message.language)
         try:
-            level = app.hooks.decide_priority(intake=intake, ctx=app.ctx).level
+            decision = app.hooks.decide_priority(intake=intake, ctx=app.ctx)
         except Exception:
-            return None  # the registration decides again, and reports a broken hook there
-        rank = PRIORITY_RANK.get(level)
-        return rank if rank != PRIORITY_RANK["normal"] else None
+            return known  # the registration decides again, and reports a broken hook there
+        self.parsed.put_priority(number, intake, decision)
+        rank = PRIORITY_RANK.get(decision.level)
+        if rank is not None and rank != PRIORITY_RANK["normal"]:
+            known["priority_rank"] = rank
+        return known
 
     def acknowledge(self) -> int:
         """Tell the mailbox about every finished message (moved, never deleted)."""

@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from pixbridge.errors import AdapterError
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.delivery import Delivery
 from pixbridge.lifecycle.inbound import Inbound
+from pixbridge.lifecycle.instance import Claims, Instance, take_instance
 from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
@@ -20,6 +22,9 @@ from pixbridge.lifecycle.outbound import Outbound
 __all__ = ["Orchestrator", "PassResult", "PassWatcher"]
 
 log = logging.getLogger("pixbridge.orchestrator")
+
+_OTHERS_POLL = 0.05
+"""Seconds between looks at the store while other instances finish their part of a pass."""
 
 
 @dataclass
@@ -54,29 +59,47 @@ class PassWatcher(Protocol):
 class Orchestrator:
     """Runs the lifecycle stages in order; each stage's outage stops only that stage."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, instance: Instance | None = None) -> None:
         self.app = app
+        life = app.settings.lifecycle
+        self.instance = instance or take_instance(app.settings.data_dir, life.instance)
+        """This process's name among the instances sharing the store (it holds the claims)."""
+        self.claims = Claims(self.instance.name, timedelta(seconds=life.claim_ttl))
         self.mailer = Mailer(app)
-        self.inbound = Inbound(app, self.mailer)
+        self.inbound = Inbound(app, self.mailer, self.claims)
         self.mailbox = MailboxStage(app, self.inbound.limits, self.inbound.parsed)
         self.outbound = Outbound(app, self.mailer)
-        self.delivery = Delivery(app)
+        self.delivery = Delivery(app, self.claims)
         self.stopping = threading.Event()
+        self.polling = False
+        """Whether this instance held the mailbox role in the last pass."""
         self.watchers: list[PassWatcher] = []
+        self._wakes_used = False
+        """Whether an adapter has woken the loop (``AdapterContext.wake``) at least once."""
 
-    def run_once(self) -> PassResult:
-        """One full pass: accept, sync, process, tell the mailbox, deliver; until idle."""
+    def run_once(self, *, until_all_idle: bool = False) -> PassResult:
+        """One full pass: accept, sync, process, tell the mailbox, deliver; until idle.
+
+        Instances share the store: only the holder of the mailbox role accepts and
+        acknowledges, only the holder of the sync role reads the tracker, and messages and
+        mail are claimed. With *until_all_idle* (``pixbridge run --once`` beside other
+        instances) the pass also waits while other instances still hold work or a role.
+        """
         result = PassResult()
         while not self.stopping.is_set():
             step = PassResult()
-            step.accepted = self._guard("accept", self.mailbox.accept, step)
-            # Sync before processing so a reply to a request completed in the tracker
-            # opens a new request rather than reopening the old one.
-            step.changes = self._guard("sync", self.outbound.sync, step)
+            self.polling = self._role(f"mailbox:{self.app.source.name}")
+            if self.polling:
+                step.accepted = self._guard("accept", self.mailbox.accept, step)
+            if self._role(f"sync:{self.app.tracker.name}"):
+                # Sync before processing so a reply to a request completed in the tracker
+                # opens a new request rather than reopening the old one.
+                step.changes = self._guard("sync", self.outbound.sync, step)
             step.processed = self._guard("process", self.inbound.process_pending, step)
-            step.mailbox_acknowledged = self._guard(
-                "mailbox_acknowledge", self.mailbox.acknowledge, step
-            )
+            if self.polling:
+                step.mailbox_acknowledged = self._guard(
+                    "mailbox_acknowledge", self.mailbox.acknowledge, step
+                )
             step.sent = self._guard("deliver", self.delivery.deliver, step)
             for name in (
                 "accepted",
@@ -87,16 +110,53 @@ class Orchestrator:
                 "errors",
             ):
                 setattr(result, name, getattr(result, name) + getattr(step, name))
-            if not (step.accepted or step.processed):
-                break
+            if step.accepted or step.processed:
+                continue
+            if until_all_idle and not step.errors and self._others_working():
+                self.stopping.wait(_OTHERS_POLL)
+                continue
+            break
+        if until_all_idle:
+            self._let_go()
         for watcher in self.watchers:
             watcher.pass_done(result)
         return result
 
+    def close(self) -> None:
+        """Give back every claim and role at once (rather than when they expire), and the name."""
+        try:
+            self._let_go()
+        finally:
+            self.instance.release()
+
+    def _role(self, name: str) -> bool:
+        """Take or renew role *name* (one holder at a time); True if this instance has it."""
+        store = self.app.store
+        return store.acquire_lease(name, self.claims.holder, self.app.clock.now(), self.claims.ttl)
+
+    def _let_go(self) -> None:
+        store, holder = self.app.store, self.claims.holder
+        store.release_claims(holder)
+        for role in (f"mailbox:{self.app.source.name}", f"sync:{self.app.tracker.name}"):
+            store.release_lease(role, holder)
+        self.polling = False
+
+    def _others_working(self) -> bool:
+        """Whether another instance holds unexpired claims or a role (its pass is not over)."""
+        return self.app.store.held_by_others(self.claims.holder, self.app.clock.now())
+
     def run_forever(self) -> None:
-        """Pass after pass until :meth:`stop`; between passes wait for the mailbox to push."""
-        interval = self.app.settings.lifecycle.poll_interval
+        """Pass after pass until :meth:`stop`; between passes wait for the mailbox to push.
+
+        Once an adapter has asked for a pass through ``AdapterContext.wake`` (a tracker's
+        webhook, say), the wait is cut into slices of ``[lifecycle] wake_check`` seconds and a
+        wake ends it early; until then the mail source's own wait is used whole.
+        """
+        wakeup = self.app.wakeup
         while not self.stopping.is_set():
+            if wakeup.is_set():
+                self._wakes_used = True
+                wakeup.clear()  # cleared before the pass: a wake during it asks for another
             result = self.run_once()
             if result.busy:
                 log.info(
@@ -107,11 +167,39 @@ class Orchestrator:
                     result.sent,
                 )
                 continue
+            if not wakeup.is_set():
+                self._idle()
+
+    def _idle(self) -> None:
+        """Wait for mail for up to ``poll_interval``; in slices watching for a wake if in use."""
+        settings = self.app.settings.lifecycle
+        interval = settings.poll_interval
+        if not self.polling:
+            # Another instance polls the mailbox; the work it accepts shows up in the store.
+            self.stopping.wait(min(interval, settings.wake_check))
+            return
+        if not self._wakes_used:
             try:
                 self.app.source.wait(interval)
             except AdapterError as exc:
                 log.warning("waiting for mail failed: %s", exc)
                 self.stopping.wait(interval)
+            return
+        deadline = time.monotonic() + interval
+        source_failed = False
+        while not (self.stopping.is_set() or self.app.wakeup.is_set()):
+            piece = min(settings.wake_check, deadline - time.monotonic())
+            if piece <= 0:
+                return
+            if source_failed:  # sit the interval out without a warning every slice
+                self.stopping.wait(piece)
+                continue
+            try:
+                if self.app.source.wait(piece):
+                    return
+            except AdapterError as exc:
+                log.warning("waiting for mail failed: %s", exc)
+                source_failed = True
 
     def stop(self) -> None:
         """Ask the loop to finish after the current step."""

@@ -30,6 +30,9 @@ def detect(text: str) -> str:
     letters, gives ``""``.
     """
     sample = text[:_SAMPLE]
+    if sample.isascii():
+        # No Cyrillic is possible, and every ASCII letter is Latin: one scan instead of three.
+        return "en" if _LATIN.search(sample) else ""
     letters = len(_LETTER.findall(sample))
     if not letters:
         return ""

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pixbridge import hookimpl
 from pixbridge.errors import AdapterError, NeedsCredentials, TransientAdapterError
 from pixbridge.models import StageEvent
-from pixbridge.observability.probe import Backlog, SqliteProbe, StoreProbe
+from pixbridge.observability.probe import Backlog, StoreBacklogProbe, StoreProbe
 
 if TYPE_CHECKING:
     from pixbridge.adapters import Clock
@@ -55,13 +55,13 @@ class Health:
 class Metrics:
     """The metrics of one process over one application.
 
-    :param probe: Reads the backlog; default: a read-only connection to the SQLite state store.
+    :param probe: Reads the backlog; default: a read-only connection to the state store.
     """
 
     def __init__(self, app: App, *, probe: StoreProbe | None = None) -> None:
         self.clock: Clock = app.clock
         self.settings = app.settings
-        self.probe: StoreProbe = probe or SqliteProbe(app.store.db.path)
+        self.probe: StoreProbe = probe or StoreBacklogProbe(app.store)
         pipeline = app.settings.pipeline
         # Which adapter a stage failure points at; processing uses several, so it names none.
         self.stage_adapter = {

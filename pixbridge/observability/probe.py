@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["Backlog", "SqliteProbe", "StoreProbe"]
+if TYPE_CHECKING:
+    from pixbridge.store.state import StateStore
+
+__all__ = ["Backlog", "StoreBacklogProbe", "StoreProbe"]
 
 
 @dataclass(frozen=True)
@@ -38,40 +38,39 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class SqliteProbe:
-    """Reads the SQLite state store through its own read-only connection.
+class StoreBacklogProbe:
+    """Reads the backlog through a read-only connection of its own, on any store backend.
 
-    The orchestrator's connection belongs to its thread, and a read-only connection in WAL mode
-    never blocks the writer.
+    The orchestrator's connection belongs to its thread; :meth:`Database.snapshot` opens
+    another one that never joins or blocks the orchestrator's transactions.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
 
     def backlog(self) -> Backlog:
         """One consistent read of the backlog."""
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as conn:
-            conn.execute("BEGIN")  # one snapshot for every query below
+        with self.store.db.snapshot() as conn:
             waiting, oldest, newest = conn.execute(
-                "SELECT SUM(state IN ('accepted', 'registering')),"
+                "SELECT COUNT(CASE WHEN state IN ('accepted', 'registering') THEN 1 END),"
                 " MIN(CASE WHEN state IN ('accepted', 'registering') THEN received_at END),"
                 " MAX(received_at) FROM messages"
             ).fetchone()
             depth, oldest_mail = conn.execute(
                 "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"
             ).fetchone()
-            outcomes = dict(
-                conn.execute(
+            outcomes = {
+                str(r[0]): int(r[1])
+                for r in conn.execute(
                     "SELECT outcome, COUNT(*) FROM messages WHERE outcome IS NOT NULL"
                     " GROUP BY outcome"
-                ).fetchall()
-            )
+                )
+            }
         return Backlog(
             waiting=int(waiting or 0),
             oldest_waiting_at=_when(oldest),
             newest_received_at=_when(newest),
             outbox_depth=int(depth),
             oldest_outbox_at=_when(oldest_mail),
-            outcomes={str(k): int(v) for k, v in outcomes.items()},
+            outcomes=outcomes,
         )

@@ -111,7 +111,7 @@ class ReleaseStore:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self.db = store.db
-        self._c = store.db.conn
+        self._c = store.db
 
     # ---------------------------------------------------------------- releases
 
@@ -143,9 +143,9 @@ class ReleaseStore:
         at: datetime,
     ) -> int:
         """Record a release about to be published; returns its id."""
-        cur = self._c.execute(
+        (row,) = self._c.execute(
             "INSERT INTO releases (product, generation, build, version, identity, manifest,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 product,
                 generation,
@@ -155,8 +155,8 @@ class ReleaseStore:
                 json.dumps(manifest, ensure_ascii=False, sort_keys=True),
                 _ts(at),
             ),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchall()
+        return int(row[0])
 
     def mark_published(self, release_id: int, at: datetime) -> None:
         """Every publisher has the release: it is out."""
@@ -171,16 +171,17 @@ class ReleaseStore:
     def steps(self, release_id: int) -> list[StepRow]:
         """The publishers of a release, in the order they were first configured."""
         rows = self._c.execute(
-            "SELECT * FROM release_steps WHERE release_id = ? ORDER BY rowid", (release_id,)
+            "SELECT * FROM release_steps WHERE release_id = ? ORDER BY position", (release_id,)
         )
         return [_step(r) for r in rows]
 
     def add_step(self, release_id: int, publisher: str, at: datetime) -> None:
         """Plan publishing to *publisher* (already planned: nothing changes)."""
         self._c.execute(
-            "INSERT OR IGNORE INTO release_steps (release_id, publisher, updated_at)"
-            " VALUES (?, ?, ?)",
-            (release_id, publisher, _ts(at)),
+            "INSERT INTO release_steps (release_id, publisher, updated_at, position)"
+            " VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM release_steps"
+            " WHERE release_id = ?)) ON CONFLICT DO NOTHING",
+            (release_id, publisher, _ts(at), release_id),
         )
 
     def step_done(
@@ -236,8 +237,8 @@ class ReleaseStore:
     def add_notification(self, release_id: int, request_key: str, cause: str, at: datetime) -> bool:
         """Record that the customer of *request_key* was told; False if already recorded."""
         cur = self._c.execute(
-            "INSERT OR IGNORE INTO release_notifications (release_id, request_key, cause,"
-            " queued_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO release_notifications (release_id, request_key, cause,"
+            " queued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (release_id, request_key, cause, _ts(at)),
         )
         self._c.execute(
@@ -250,7 +251,7 @@ class ReleaseStore:
         """Requests told about a release, each with whether the tracker shows it completed."""
         rows = self._c.execute(
             "SELECT request_key, tracker_done FROM release_notifications WHERE release_id = ?"
-            " ORDER BY rowid",
+            " ORDER BY queued_at, request_key",
             (release_id,),
         )
         return {r[0]: bool(r[1]) for r in rows}

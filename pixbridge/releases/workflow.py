@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from pixbridge.releases.rules import check_rules
 from pixbridge.releases.state import ReleaseRow, ReleaseStore
 from pixbridge.releases.version import Version, check_product
 from pixbridge.releases.waiting import notify_waiting
+from pixbridge.store.db import IntegrityError
 
 __all__ = ["PublishReport", "publish_release"]
 
@@ -239,7 +239,7 @@ def publish_release(
                     identity=dist.identity, manifest=manifest, at=now,
                 )  # fmt: skip
                 store.log("release_recorded", at=now, product=product, version=str(parsed))
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise ReleaseConflict(
                 f"{product} {parsed} (or build {parsed.build}) was recorded by another run "
                 "meanwhile; run the command again"

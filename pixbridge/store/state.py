@@ -1,7 +1,8 @@
 """The state store: accepted messages, requests, the outbox, watermarks and the event log.
 
 Every method runs in the caller's transaction when called inside ``store.db.transaction()``,
-so the orchestrator can record an effect and the mail it causes atomically.
+so the orchestrator can record an effect and the mail it causes atomically. The SQL is the
+portable dialect of :mod:`pixbridge.store.db`, so every backend runs the same statements.
 """
 
 from __future__ import annotations
@@ -9,154 +10,40 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pixbridge.store.claims import ClaimsMixin
 from pixbridge.store.db import Database
+from pixbridge.store.rows import (
+    LeaseRow,
+    MessageRow,
+    OutboxRow,
+    RequestRow,
+    message_row,
+    outbox_row,
+    request_row,
+    ts,
+)
 
-__all__ = ["MessageRow", "OutboxRow", "RequestRow", "StateStore"]
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    """One accepted message (without its raw bytes)."""
-
-    id: int
-    mailbox: str
-    source_ref: str
-    message_id: str | None
-    content_hash: str
-    size: int
-    received_at: datetime
-    state: str
-    outcome: str | None
-    attempts: int
-    last_error: str | None
-    verdict: str | None
-    verdict_reason: str | None
-    sender: str | None
-    subject: str | None
-    request_key: str | None
-    marker: str | None
-    priority_rank: int
-    mailbox_acked: bool
+__all__ = ["LeaseRow", "MessageRow", "OutboxRow", "RequestRow", "StateStore"]
 
 
-@dataclass(frozen=True)
-class RequestRow:
-    """What pixbridge remembers about a request it registered."""
+class StateStore(ClaimsMixin):
+    """Typed access to the state database.
 
-    key: str
-    customer: str
-    language: str
-    status: str
-    summary: str
-    priority: str
-    priority_reason: str
-    assignee: str | None
-    assignee_reason: str
-    follows: str | None
-    origin_message: int | None
-    thread_id: str | None
-    missing: list[str]
-    created_at: datetime
-    updated_at: datetime
-    os_version: str | None = None
-    """The OS version triage found in the request's messages."""
-    serial: str | None = None
-    """The product serial triage found (in a message, or by a known contact)."""
-    facts: dict[str, str] = field(default_factory=dict)
-    """Every required item found so far: item to what was found (merged over the replies)."""
+    :param db: An open :class:`~pixbridge.store.db.Database` of any backend, or the path of a
+        SQLite file (opened with the built-in backend; *synchronous* applies to it only).
+    """
 
+    def __init__(self, db: Database | Path, *, synchronous: str = "FULL") -> None:
+        if not isinstance(db, Database):
+            from pixbridge.store.sqlite import SqliteDatabase
 
-@dataclass(frozen=True)
-class OutboxRow:
-    """A mail waiting to be sent (or already sent)."""
-
-    id: int
-    message_id: str
-    cause: str
-    request_key: str | None
-    purpose: str
-    recipient: str
-    raw: bytes
-    state: str
-    attempts: int
-
-
-def _message(row: Any) -> MessageRow:
-    return MessageRow(
-        id=row["id"],
-        mailbox=row["mailbox"],
-        source_ref=row["source_ref"],
-        message_id=row["message_id"],
-        content_hash=row["content_hash"],
-        size=row["size"],
-        received_at=datetime.fromisoformat(row["received_at"]),
-        state=row["state"],
-        outcome=row["outcome"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        verdict=row["verdict"],
-        verdict_reason=row["verdict_reason"],
-        sender=row["sender"],
-        subject=row["subject"],
-        request_key=row["request_key"],
-        marker=row["marker"],
-        priority_rank=row["priority_rank"],
-        mailbox_acked=bool(row["mailbox_acked"]),
-    )
-
-
-def _outbox(row: Any) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        message_id=row["message_id"],
-        cause=row["cause"],
-        request_key=row["request_key"],
-        purpose=row["purpose"],
-        recipient=row["recipient"],
-        raw=bytes(row["raw"]),
-        state=row["state"],
-        attempts=row["attempts"],
-    )
-
-
-def _request(row: Any) -> RequestRow:
-    return RequestRow(
-        key=row["key"],
-        customer=row["customer"],
-        language=row["language"],
-        status=row["status"],
-        summary=row["summary"],
-        priority=row["priority"],
-        priority_reason=row["priority_reason"],
-        assignee=row["assignee"],
-        assignee_reason=row["assignee_reason"],
-        follows=row["follows"],
-        origin_message=row["origin_message"],
-        thread_id=row["thread_id"],
-        missing=json.loads(row["missing"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        os_version=row["os_version"],
-        serial=row["serial"],
-        facts=json.loads(row["facts"]),
-    )
-
-
-class StateStore:
-    """Typed access to the state database."""
-
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
-        self.db = Database(path, synchronous=synchronous)
-        self._c = self.db.conn
+            db = SqliteDatabase(Path(db), synchronous=synchronous)
+        self.db: Database = db
+        self._c = db
 
     def close(self) -> None:
         """Close the database."""
@@ -177,15 +64,33 @@ class StateStore:
             known.update(r[0] for r in rows)
         return known
 
-    def accept(self, mailbox: str, ref: str, raw: bytes, received_at: datetime) -> int:
-        """Store a message's raw bytes durably; returns pixbridge's number for it."""
+    def accept(
+        self,
+        mailbox: str,
+        ref: str,
+        raw: bytes,
+        received_at: datetime,
+        sender: str | None = None,
+    ) -> int:
+        """Store a message's raw bytes durably; returns pixbridge's number for it.
+
+        :param sender: The From address if already known (stored lowercase): lets
+            :meth:`claim_work` keep a sender's messages in order before they are parsed.
+        """
         with self.db.transaction():
-            cur = self._c.execute(
-                "INSERT INTO messages (mailbox, source_ref, content_hash, size, received_at, state)"
-                " VALUES (?, ?, ?, ?, ?, 'accepted')",
-                (mailbox, ref, hashlib.sha256(raw).hexdigest(), len(raw), _ts(received_at)),
-            )
-            number = int(cur.lastrowid or 0)
+            (row,) = self._c.execute(
+                "INSERT INTO messages (mailbox, source_ref, content_hash, size, received_at,"
+                " state, sender) VALUES (?, ?, ?, ?, ?, 'accepted', ?) RETURNING id",
+                (
+                    mailbox,
+                    ref,
+                    hashlib.sha256(raw).hexdigest(),
+                    len(raw),
+                    ts(received_at),
+                    sender.lower() if sender else None,
+                ),
+            ).fetchall()
+            number = int(row[0])
             self._c.execute("INSERT INTO message_raw (message, raw) VALUES (?, ?)", (number, raw))
             return number
 
@@ -201,7 +106,7 @@ class StateStore:
         row = self._c.execute("SELECT * FROM messages WHERE id = ?", (message,)).fetchone()
         if row is None:
             raise KeyError(message)
-        return _message(row)
+        return message_row(row)
 
     def messages(self, *, state: str | None = None, limit: int = 1000) -> list[MessageRow]:
         """Accepted messages, newest first, optionally only those in *state*."""
@@ -212,7 +117,7 @@ class StateStore:
             args.append(state)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return [_message(r) for r in self._c.execute(sql, args)]
+        return [message_row(r) for r in self._c.execute(sql, args)]
 
     def work(self, now: datetime, limit: int) -> list[MessageRow]:
         """Messages still to process, most urgent first, then in arrival order."""
@@ -220,14 +125,14 @@ class StateStore:
             "SELECT * FROM messages WHERE state IN ('accepted', 'registering')"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " ORDER BY priority_rank, id LIMIT ?",
-            (_ts(now), limit),
+            (ts(now), limit),
         )
-        return [_message(r) for r in rows]
+        return [message_row(r) for r in rows]
 
     def update_message(self, message: int, **fields: Any) -> None:
         """Set columns of a message row."""
         cols = ", ".join(f"{name} = ?" for name in fields)
-        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
         self._c.execute(f"UPDATE messages SET {cols} WHERE id = ?", [*values, message])
 
     def duplicate_of(self, row: MessageRow, message_id: str | None) -> int | None:
@@ -235,13 +140,14 @@ class StateStore:
         if message_id is None:
             found = self._c.execute(
                 "SELECT id FROM messages WHERE mailbox = ? AND content_hash = ? AND id < ?"
-                " AND message_id IS NULL AND outcome IS NOT 'duplicate' ORDER BY id LIMIT 1",
+                " AND message_id IS NULL AND (outcome IS NULL OR outcome != 'duplicate')"
+                " ORDER BY id LIMIT 1",
                 (row.mailbox, row.content_hash, row.id),
             ).fetchone()
         else:
             found = self._c.execute(
                 "SELECT id FROM messages WHERE mailbox = ? AND message_id = ? AND content_hash = ?"
-                " AND id < ? AND outcome IS NOT 'duplicate' ORDER BY id LIMIT 1",
+                " AND id < ? AND (outcome IS NULL OR outcome != 'duplicate') ORDER BY id LIMIT 1",
                 (row.mailbox, message_id, row.content_hash, row.id),
             ).fetchone()
         return int(found[0]) if found else None
@@ -262,7 +168,7 @@ class StateStore:
             " AND state IN ('done', 'quarantined') ORDER BY id",
             (mailbox,),
         )
-        return [_message(r) for r in rows]
+        return [message_row(r) for r in rows]
 
     # ---------------------------------------------------------------- requests
 
@@ -271,7 +177,8 @@ class StateStore:
         self._c.execute(
             "INSERT INTO requests (key, customer, language, status, summary, priority,"
             " priority_reason, assignee, assignee_reason, follows, origin_message, thread_id,"
-            " missing, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " missing, created_at, updated_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM requests))",
             (
                 request.key,
                 request.customer,
@@ -286,8 +193,8 @@ class StateStore:
                 request.origin_message,
                 request.thread_id,
                 json.dumps(request.missing),
-                _ts(request.created_at),
-                _ts(request.updated_at),
+                ts(request.created_at),
+                ts(request.updated_at),
             ),
         )
         self.add_participant(request.key, request.customer)
@@ -295,24 +202,24 @@ class StateStore:
     def request(self, key: str) -> RequestRow | None:
         """A request pixbridge registered, or ``None``."""
         row = self._c.execute("SELECT * FROM requests WHERE key = ?", (key,)).fetchone()
-        return _request(row) if row else None
+        return request_row(row) if row else None
 
     def requests(self, limit: int = 1000) -> list[RequestRow]:
         """Registered requests, newest first."""
-        rows = self._c.execute("SELECT * FROM requests ORDER BY rowid DESC LIMIT ?", (limit,))
-        return [_request(r) for r in rows]
+        rows = self._c.execute("SELECT * FROM requests ORDER BY seq DESC LIMIT ?", (limit,))
+        return [request_row(r) for r in rows]
 
     def set_request_status(self, key: str, status: str, at: datetime) -> None:
         """Record a request's new status."""
         self._c.execute(
-            "UPDATE requests SET status = ?, updated_at = ? WHERE key = ?", (status, _ts(at), key)
+            "UPDATE requests SET status = ?, updated_at = ? WHERE key = ?", (status, ts(at), key)
         )
 
     def set_missing(self, key: str, missing: Sequence[str], at: datetime) -> None:
         """Record which required items a request still lacks."""
         self._c.execute(
             "UPDATE requests SET missing = ?, updated_at = ? WHERE key = ?",
-            (json.dumps(list(missing)), _ts(at), key),
+            (json.dumps(list(missing)), ts(at), key),
         )
 
     def set_facts(self, key: str, facts: Mapping[str, str], at: datetime) -> None:
@@ -324,7 +231,7 @@ class StateStore:
                 json.dumps(dict(facts), ensure_ascii=False),
                 facts.get("os_version"),
                 facts.get("serial"),
-                _ts(at),
+                ts(at),
                 key,
             ),
         )
@@ -332,7 +239,7 @@ class StateStore:
     def add_participant(self, key: str, address: str) -> None:
         """Let *address* write to request *key* by its number in the subject."""
         self._c.execute(
-            "INSERT OR IGNORE INTO participants (request_key, address) VALUES (?, ?)",
+            "INSERT INTO participants (request_key, address) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (key, address.lower()),
         )
 
@@ -378,11 +285,15 @@ class StateStore:
     ) -> bool:
         """Queue a mail; a second mail for the same *cause* is ignored. True if queued."""
         cur = self._c.execute(
-            "INSERT OR IGNORE INTO outbox (message_id, cause, request_key, purpose, recipient,"
-            " raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, cause, request_key, purpose, recipient.lower(), raw, _ts(at)),
+            "INSERT INTO outbox (message_id, cause, request_key, purpose, recipient,"
+            " raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (message_id, cause, request_key, purpose, recipient.lower(), raw, ts(at)),
         )
         return cur.rowcount == 1
+
+    def outbox_message_ids(self) -> list[str]:
+        """The Message-ID of every mail ever queued, in the order queued."""
+        return [str(r[0]) for r in self._c.execute("SELECT message_id FROM outbox ORDER BY id")]
 
     def has_cause(self, cause: str) -> bool:
         """Whether a mail for *cause* was already queued."""
@@ -395,15 +306,15 @@ class StateStore:
         rows = self._c.execute(
             "SELECT * FROM outbox WHERE state = 'pending'"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
-            (_ts(now), limit),
+            (ts(now), limit),
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     def outbox_sent(self, row_id: int, at: datetime) -> None:
         """Mark a mail as sent."""
         self._c.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-            (_ts(at), row_id),
+            (ts(at), row_id),
         )
 
     def outbox_failed(
@@ -415,7 +326,7 @@ class StateStore:
             " state = ? WHERE id = ?",
             (
                 error,
-                _ts(retry_at) if retry_at else None,
+                ts(retry_at) if retry_at else None,
                 "failed" if permanent else "pending",
                 row_id,
             ),
@@ -433,7 +344,7 @@ class StateStore:
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?"
             " AND (purpose LIKE '%acknowledgement' OR purpose = 'rejected')"
             " AND created_at >= ?",
-            (recipient.lower(), _ts(since)),
+            (recipient.lower(), ts(since)),
         ).fetchone()
         return int(row[0])
 
@@ -442,7 +353,36 @@ class StateStore:
         rows = self._c.execute(
             "SELECT * FROM outbox WHERE request_key = ? ORDER BY id", (request_key,)
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
+
+    # ---------------------------------------------------------------- assignment
+
+    def next_turn(self, team: str, at: datetime) -> int:
+        """Take the next round-robin turn of *team*: 0, 1, 2 ... across restarts and instances.
+
+        One statement, so two instances never take the same turn.
+        """
+        (row,) = self._c.execute(
+            "INSERT INTO assignment_turns (team, turn, updated_at) VALUES (?, 1, ?)"
+            " ON CONFLICT (team) DO UPDATE SET turn = assignment_turns.turn + 1,"
+            " updated_at = excluded.updated_at RETURNING turn",
+            (team, ts(at)),
+        ).fetchall()
+        return int(row[0]) - 1
+
+    def open_counts(self, members: Sequence[str]) -> dict[str, int]:
+        """How many requests not yet completed each of *members* is assigned."""
+        counts = {m: 0 for m in members}
+        if not members:
+            return counts
+        marks = ",".join("?" * len(members))
+        rows = self._c.execute(
+            f"SELECT assignee, COUNT(*) FROM requests WHERE status != 'completed'"
+            f" AND assignee IN ({marks}) GROUP BY assignee",
+            list(members),
+        )
+        counts.update({str(r[0]): int(r[1]) for r in rows})
+        return counts
 
     # ---------------------------------------------------------------- sync
 
@@ -456,14 +396,15 @@ class StateStore:
         self._c.execute(
             "INSERT INTO watermarks (name, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (name, value, _ts(at)),
+            (name, value, ts(at)),
         )
 
     def mark_change_seen(self, change_id: str, request_key: str, at: datetime) -> bool:
         """Record a tracker change as handled; False if it already was."""
         cur = self._c.execute(
-            "INSERT OR IGNORE INTO seen_changes (change_id, request_key, seen_at) VALUES (?, ?, ?)",
-            (change_id, request_key, _ts(at)),
+            "INSERT INTO seen_changes (change_id, request_key, seen_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (change_id, request_key, ts(at)),
         )
         return cur.rowcount == 1
 
@@ -483,7 +424,7 @@ class StateStore:
         self._c.execute(
             "INSERT INTO events (at, request_key, message, activity, actor, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (_ts(at), request_key, message, activity, actor, json.dumps(detail, default=str)),
+            (ts(at), request_key, message, activity, actor, json.dumps(detail, default=str)),
         )
 
     def events(self, request_key: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:

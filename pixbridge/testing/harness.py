@@ -93,12 +93,7 @@ class Harness:
         parser = BytesParser(policy=policy.default)
         mails = [parser.parsebytes(p.read_bytes()) for p in self.sent_files()]
         # File times are too coarse to order mail written in one pass; the outbox knows.
-        order = {
-            row[0]: n
-            for n, row in enumerate(
-                self.app.store.db.conn.execute("SELECT message_id FROM outbox ORDER BY id")
-            )
-        }
+        order = {mid: n for n, mid in enumerate(self.app.store.outbox_message_ids())}
         return sorted(mails, key=lambda m: order.get(str(m["Message-ID"]), len(order)))
 
     def request(self, key: str) -> dict[str, Any]:
@@ -113,5 +108,8 @@ class Harness:
         return [r.key for r in reversed(self.app.store.requests())]
 
     def close(self) -> None:
-        """Close the application."""
-        self.app.close()
+        """Give back the orchestrator's claims and name, and close the application."""
+        try:
+            self.orchestrator.close()
+        finally:
+            self.app.close()

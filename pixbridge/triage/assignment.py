@@ -5,7 +5,8 @@ The product is recognised from keywords (``[triage.products]``), the product's t
 
 - ``rules``: the team's lead (its first member);
 - ``round_robin``: the members in turn; whose turn it is lives in the state store, so it survives
-  restarts (a registration that is retried after a failure may use up a turn);
+  restarts and is shared by every instance on one database (a registration that is retried
+  after a failure may use up a turn);
 - ``fewest_open``: the member with the fewest requests not yet completed (ties: team order);
 - ``tracker_default``: nobody; the tracker's default assignee takes it.
 
@@ -14,10 +15,8 @@ With no team for the request every strategy leaves it to the tracker.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from pixbridge.models import AssigneeDecision, ParsedMessage
@@ -26,7 +25,7 @@ from pixbridge.triage.settings import TriageSettings
 __all__ = [
     "STRATEGY_FUNCTIONS",
     "AssignmentState",
-    "SqliteAssignmentState",
+    "LazyState",
     "choose",
     "detect_product",
 ]
@@ -42,65 +41,23 @@ class AssignmentState(Protocol):
         """How many requests not yet completed each of *members* has."""
 
 
-class SqliteAssignmentState:
-    """:class:`AssignmentState` kept in the state database (``assignment_turns`` table).
+class LazyState:
+    """An :class:`AssignmentState` reached only when a strategy asks for it.
 
-    Opens its own short connection per call: decision hooks run outside the orchestrator's
-    transactions, and a separate connection cannot be caught in one.
+    The state store satisfies :class:`AssignmentState` itself (``assignment_turns`` and
+    ``requests``); this wrapper lets the stateless strategies run without opening it.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self.path.is_file():
-            raise FileNotFoundError(
-                f"the state database {self.path} does not exist; round_robin and fewest_open "
-                "assignment need it (is data_dir right?)"
-            )
-        return sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+    def __init__(self, get: Callable[[], AssignmentState]) -> None:
+        self._get = get
 
     def next_turn(self, team: str, at: datetime) -> int:
         """Take the next turn of *team*."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT turn FROM assignment_turns WHERE team = ?", (team,)
-            ).fetchone()
-            turn = int(row[0]) if row else 0
-            conn.execute(
-                "INSERT INTO assignment_turns (team, turn, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (team) DO UPDATE SET turn = excluded.turn,"
-                " updated_at = excluded.updated_at",
-                (team, turn + 1, at.isoformat()),
-            )
-            conn.execute("COMMIT")
-            return turn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+        return self._get().next_turn(team, at)
 
     def open_counts(self, members: Sequence[str]) -> Mapping[str, int]:
         """Requests not completed, per member."""
-        if not members:
-            return {}
-        conn = self._connect()
-        try:
-            marks = ",".join("?" * len(members))
-            rows = conn.execute(
-                f"SELECT assignee, COUNT(*) FROM requests WHERE status != 'completed'"
-                f" AND assignee IN ({marks}) GROUP BY assignee",
-                list(members),
-            ).fetchall()
-        finally:
-            conn.close()
-        counts = {m: 0 for m in members}
-        counts.update({str(r[0]): int(r[1]) for r in rows})
-        return counts
+        return self._get().open_counts(members)
 
 
 def detect_product(message: ParsedMessage, settings: TriageSettings) -> str | None:

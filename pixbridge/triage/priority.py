@@ -100,30 +100,40 @@ def _own_text(message: ParsedMessage) -> str:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=16)
-def _combined(extra: tuple[str, ...]) -> tuple[re.Pattern[str], tuple[int, ...]]:
-    """All rules in one pattern, and the group number that wraps each rule."""
+@lru_cache(maxsize=128)
+def _combined(extra: tuple[str, ...], without: frozenset[int]) -> re.Pattern[str] | None:
+    """The rules not in *without* as one pattern (``None`` if none is left).
+
+    The group ``rule<n>`` wraps rule *n*; it closes after any group inside the rule, so it is
+    the match's ``lastgroup``.
+    """
     rules = _compiled(extra)
-    alternatives = "|".join(f"(?P<rule{n}>{rule.pattern})" for n, (rule, _) in enumerate(rules))
-    pattern = re.compile(rf"(?<!\w)(?:{alternatives})", re.I)
-    return pattern, tuple(pattern.groupindex[f"rule{n}"] for n in range(len(rules)))
+    alternatives = "|".join(
+        f"(?P<rule{n}>{rule.pattern})" for n, (rule, _) in enumerate(rules) if n not in without
+    )
+    return re.compile(rf"(?<!\w)(?:{alternatives})", re.I) if alternatives else None
 
 
 def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, str]]:
     """Every rule that fires on *text*, with the words that fired it, negated ones left out."""
     rules = _compiled(extra)
-    pattern, groups = _combined(extra)
     fired: dict[int, tuple[Rule, str]] = {}
-    # One pass over the text for all rules: a pass per rule was the costliest step of intake.
-    for match in pattern.finditer(text):
-        n = next(n for n, group in enumerate(groups) if match.start(group) != -1)
+    # One pass over the text for all rules (a pass per rule was the costliest step of intake),
+    # and a rule that fired leaves the pattern: a pasted log says "error" hundreds of times.
+    pattern = _combined(extra, frozenset())
+    position = 0
+    while pattern is not None:
+        match = pattern.search(text, position)
+        if match is None:
+            break
+        position = max(match.end(), match.start() + 1)
+        n = int(str(match.lastgroup)[4:])
         rule = rules[n][0]
-        if n in fired:
-            continue
         before = text[max(0, match.start() - 40) : match.start()]
         if rule.negatable and _NEGATION.search(before):
             continue
         fired[n] = (rule, re.sub(r"\s+", " ", match.group(0)))
+        pattern = _combined(extra, frozenset(fired))
     return [fired[n] for n in sorted(fired)]
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
+from pixbridge.context import RunContext
 from pixbridge.models import ParsedMessage
+from pixbridge.settings import load_settings
 from pixbridge.store.state import RequestRow, StateStore
-from pixbridge.triage.assignment import SqliteAssignmentState, choose, detect_product
+from pixbridge.triage.assignment import LazyState, choose, detect_product
 from pixbridge.triage.settings import TriageSettings
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -31,13 +32,6 @@ class Unused:
 
     def open_counts(self, members: Sequence[str]) -> Mapping[str, int]:
         raise AssertionError("open_counts called")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    store = StateStore(tmp_path / "state.sqlite3")
-    yield store
-    store.close()
 
 
 def test_product_detection(make_message: Callable[..., ParsedMessage]) -> None:
@@ -77,13 +71,13 @@ def test_round_robin_takes_turns_and_remembers_them(
     store: StateStore, make_message: Callable[..., ParsedMessage]
 ) -> None:
     msg = make_message("PIX Task Mining question")
-    state = SqliteAssignmentState(store.db.path)
+    state = LazyState(lambda: store)
     picks = [choose(msg, settings("round_robin"), state, AT).assignee for _ in range(3)]
     assert picks == ["anna", "boris", "anna"]
     # Another team has its own turns; a new state object (a restart) continues where it was.
     ps = make_message("PIX Process Studio question")
     assert choose(ps, settings("round_robin"), state, AT).assignee == "pavel"
-    again = SqliteAssignmentState(store.db.path)
+    again = LazyState(lambda: store)
     decision = choose(msg, settings("round_robin"), again, AT)
     assert decision.assignee == "boris"
     assert decision.reason.endswith("round-robin in team tm (turn 4)")
@@ -106,20 +100,35 @@ def test_fewest_open_counts_requests_not_completed(
     store.insert_request(_request("SUP-3", "boris", "waiting_for_customer"))
     store.insert_request(_request("SUP-4", "boris", "completed"))
     store.insert_request(_request("SUP-5", "boris", "completed"))
-    state = SqliteAssignmentState(store.db.path)
-    decision = choose(make_message("PIX Task Mining"), settings("fewest_open"), state, AT)
+    decision = choose(make_message("PIX Task Mining"), settings("fewest_open"), store, AT)
     assert decision.assignee == "boris"
     assert decision.reason.endswith("fewest open requests in team tm (1 open)")
     store.insert_request(_request("SUP-6", "boris", "registered"))
     # A tie goes to the member listed first.
-    assert choose(make_message("PIX Task Mining"), settings("fewest_open"), state, AT).assignee == (
+    assert choose(make_message("PIX Task Mining"), settings("fewest_open"), store, AT).assignee == (
         "anna"
     )
 
 
-def test_a_missing_state_database_is_a_clear_error(
-    tmp_path: Path, make_message: Callable[..., ParsedMessage]
+def test_round_robin_turns_are_shared_by_instances_on_one_database(
+    open_store: Callable[[], StateStore], make_message: Callable[..., ParsedMessage]
 ) -> None:
-    state = SqliteAssignmentState(tmp_path / "nowhere.sqlite3")
-    with pytest.raises(FileNotFoundError, match="data_dir"):
+    # Two instances (two connections) take turns from one counter: no turn is given twice.
+    first, second = open_store(), open_store()
+    msg = make_message("PIX Task Mining question")
+    picks = [
+        choose(msg, settings("round_robin"), state, AT).reason
+        for state in (first, second, first, second)
+    ]
+    assert [p.rsplit("(", 1)[1] for p in picks] == ["turn 1)", "turn 2)", "turn 3)", "turn 4)"]
+
+
+def test_a_context_without_a_store_is_a_clear_error_only_when_a_strategy_needs_it(
+    make_message: Callable[..., ParsedMessage],
+) -> None:
+    ctx = RunContext(settings=load_settings([]))
+    state = LazyState(lambda: ctx.store)
+    # The stateless strategies never open the store.
+    assert choose(make_message("PIX Task Mining"), settings("rules"), state, AT).assignee == "anna"
+    with pytest.raises(RuntimeError, match="no state store"):
         choose(make_message("PIX Task Mining"), settings("round_robin"), state, AT)

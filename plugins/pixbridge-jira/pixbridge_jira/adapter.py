@@ -5,12 +5,17 @@ In short: every created issue carries its draft's marker as a label, so a create
 was lost is found again by a (patient: Jira's search lags) search for that label instead of
 being repeated; pixbridge's comments carry the marker in a comment property, and comment lists
 are read-after-write consistent, so a lost comment is looked up at once.
+
+With ``[adapters.jira.webhook]`` a receiver (:mod:`pixbridge_jira.webhook`) turns Jira's events
+into hints: the issue named is read directly in the next sync, which the hint brings forward
+through ``AdapterContext.wake``. A hint is never data; the JQL sync stays the source of truth.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +36,17 @@ from pixbridge_jira import body
 from pixbridge_jira.mapping import Mapping
 from pixbridge_jira.session import JiraSession
 from pixbridge_jira.settings import JiraSettings
+from pixbridge_jira.webhook import WebhookEvent, WebhookReceiver
 
-__all__ = ["PROPERTY", "JiraTracker"]
+__all__ = ["PROPERTY", "WAKING_EVENTS", "JiraTracker"]
 
 PROPERTY = "pixbridge"
 """Key of the comment property holding the marker and author of pixbridge's comments."""
+
+WAKING_EVENTS = frozenset({"comment_created", "comment_updated", "jira:issue_updated"})
+"""Webhook events that make the tracker look at their issue in the next pass."""
+MAX_HINTS = 1000
+"""Issues waiting to be looked at; hints beyond are dropped (the JQL sync finds them)."""
 
 _FIELD_ID = re.compile(r"customfield_\d+")
 _LABEL_BAD = re.compile(r"\s+")
@@ -58,17 +69,89 @@ class JiraTracker(Tracker):
         self.session = JiraSession(settings)
         self._account: str | None = settings.account or None
         self._field_ids: dict[str, str] | None = None
+        self.webhook: WebhookReceiver | None = None
+        """The running webhook receiver (``None``: not configured, or it could not listen)."""
+        self.webhook_error: str | None = None
+        """Why the configured receiver is not running (for doctor)."""
+        self._hints: dict[str, None] = {}
+        self._hints_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        """Check the settings; the first call to Jira is made on first use, not here."""
+        """Check the settings; the first call to Jira is made on first use, not here.
+
+        The webhook receiver is not started here but by the first :meth:`changes_since`, so
+        that only the process that syncs (``pixbridge run``) listens, not every command that
+        opens the tracker.
+        """
         problems = self.settings.setup_problems()
         if problems:
             raise PermanentAdapterError("; ".join(problems))
 
+    def start_webhook(self) -> None:
+        """Start the configured webhook receiver, once; one that cannot listen is logged.
+
+        Changes are then found by polling alone, as without a receiver.
+        """
+        hook = self.settings.webhook
+        if hook is None or self.webhook is not None or self.webhook_error is not None:
+            return
+        receiver = WebhookReceiver(hook, self.hint)
+        try:
+            receiver.start()
+        except OSError as exc:
+            self.webhook_error = str(exc)
+            self.context.logger.error(
+                "adapters.jira.webhook.listen: cannot listen on %s (%s); Jira's changes are "
+                "found by polling only", hook.listen, exc,
+            )  # fmt: skip
+            return
+        self.webhook = receiver
+        self.context.wake()  # a push channel is open: from now on a wake is watched for
+
     def close(self) -> None:
-        """Nothing to release: HTTP connections close with their sessions."""
+        """Stop the webhook receiver; HTTP connections to Jira close with their sessions."""
+        if self.webhook is not None:
+            self.webhook.stop()
+            self.webhook = None
+
+    # ------------------------------------------------------------------ webhook hints
+
+    def hint(self, event: WebhookEvent) -> None:
+        """Note that *event* (from the webhook receiver) concerns an issue, and ask for a pass.
+
+        Events of other projects, of kinds that cannot mean new work, and those caused by
+        pixbridge itself are ignored. Nothing of the event but the issue it names is used.
+        """
+        if event.name not in WAKING_EVENTS or not event.issue:
+            return
+        project = self.settings.project.upper()
+        if event.project and event.project.upper() != project:
+            return
+        if not event.issue.isdigit() and event.issue.rpartition("-")[0] != project:
+            return
+        if event.actor and event.actor == self._account:
+            return
+        with self._hints_lock:
+            if event.issue not in self._hints and len(self._hints) >= MAX_HINTS:
+                return
+            self._hints[event.issue] = None
+        self.context.wake()
+
+    def take_hints(self, limit: int) -> list[str]:
+        """Up to *limit* hinted issues (keys or ids), oldest first; they leave the queue."""
+        with self._hints_lock:
+            taken = list(self._hints)[:limit]
+            for ref in taken:
+                del self._hints[ref]
+        return taken
+
+    def return_hints(self, refs: Sequence[str]) -> None:
+        """Put hints that could not be looked at back at the front of the queue."""
+        with self._hints_lock:
+            rest, self._hints = self._hints, dict.fromkeys(refs)
+            self._hints.update(rest)
 
     def check(self) -> list[str]:
         """What ``pixbridge doctor`` reports; see :func:`pixbridge_jira.doctor.problems`."""
@@ -179,6 +262,8 @@ class JiraTracker(Tracker):
             "description": body.encode(description, self.cloud),
             "labels": list(dict.fromkeys(_LABEL_BAD.sub("_", x) for x in labels if x)),
         }
+        if self.settings.components:
+            fields["components"] = [{"name": name} for name in self.settings.components]
         priority = self.map.jira_priority(draft.priority)
         if priority:
             fields["priority"] = {"name": priority}
@@ -416,9 +501,13 @@ class JiraTracker(Tracker):
         )
 
     def changes_since(self, watermark: str | None) -> ChangeBatch:
-        """Agents' comments and status changes since *watermark*; see :mod:`pixbridge_jira.sync`."""
+        """Agents' comments and status changes since *watermark*; see :mod:`pixbridge_jira.sync`.
+
+        Issues a webhook named are read first, directly; the JQL search follows as always.
+        """
         from pixbridge_jira.sync import changes_since
 
+        self.start_webhook()
         return changes_since(self, watermark)
 
 

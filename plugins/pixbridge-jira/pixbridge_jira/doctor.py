@@ -2,16 +2,29 @@
 
 Each problem is one line naming the setting to fix. Checks stop early only where the rest
 cannot be made (no URL, no connection, refused credentials, no project).
+
+With a webhook configured, doctor checks that its address can be bound (or that a running
+pixbridge already answers there) and, if the account may list Jira's admin webhooks, that one
+is registered for it with the needed events; otherwise it logs where and how to register it.
 """
 
 from __future__ import annotations
 
+import socket
+import urllib.error
+import urllib.request
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pixbridge.errors import AdapterError, NeedsCredentials
+from pixbridge_jira.settings import WebhookSettings
+from pixbridge_jira.webhook import SERVER_NAME
 
 if TYPE_CHECKING:
     from pixbridge_jira.adapter import JiraTracker
+
+NEEDED_EVENTS = ("comment_created", "jira:issue_updated")
+"""Webhook events pixbridge needs: new comments, and transitions (issue updated)."""
 
 __all__ = ["problems"]
 
@@ -51,9 +64,132 @@ def problems(tracker: JiraTracker) -> list[str]:
             f"adapters.jira.issue_type: project {s.project} has no issue type {s.issue_type!r} "
             f"(it has {', '.join(types) or 'none'})"
         )
+    found.extend(_component_problems(tracker))
     found.extend(_field_problems(tracker, session.get("field")))
     found.extend(_status_problems(tracker, session.get(f"project/{s.project}/statuses")))
+    found.extend(webhook_problems(tracker))
     return found
+
+
+def _component_problems(tracker: JiraTracker) -> list[str]:
+    s = tracker.settings
+    if not s.components:
+        return []
+    have = [str(c.get("name")) for c in tracker.session.get(f"project/{s.project}/components")]
+    return [
+        f"adapters.jira.components: project {s.project} has no component {name!r} "
+        f"(it has {', '.join(repr(h) for h in have) or 'none'})"
+        for name in s.components
+        if name not in have
+    ]
+
+
+def webhook_problems(tracker: JiraTracker) -> list[str]:
+    """Problems of the webhook settings: the address, and the registration in Jira."""
+    hook = tracker.settings.webhook
+    if hook is None or hook.secret is None:
+        return []  # no webhook, or setup_problems already named the missing secret
+    found = []
+    listening = _listen_problem(tracker, hook)
+    if listening:
+        found.append(listening)
+    found.extend(_registration_problems(tracker, hook))
+    return found
+
+
+def registration_help(tracker: JiraTracker) -> str:
+    """Where and how to register pixbridge's webhook in Jira."""
+    s = tracker.settings
+    assert s.webhook is not None
+    target = s.webhook.public_url or (
+        f"the address Jira reaches for {s.webhook.listen}{s.webhook.path} "
+        "(set adapters.jira.webhook.public_url to it)"
+    )
+    return (
+        "register it as a Jira administrator (Cloud: Settings > System > WebHooks; Data Center: "
+        f"Administration > System > WebHooks) with URL {target}, JQL 'project = {s.project}', "
+        "events Comment: created and Issue: updated, and the value of "
+        "adapters.jira.webhook.secret as its Secret (a Jira without a Secret field: append "
+        "?secret=<that value> to the URL)"
+    )
+
+
+def _listen_problem(tracker: JiraTracker, hook: WebhookSettings) -> str | None:
+    if tracker.webhook is not None:
+        return None  # this process listens already
+    host, port = hook.address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        return None
+    except OSError as exc:
+        error = exc
+    if _pixbridge_answers(host, port, hook.path):
+        return None  # a running pixbridge (``pixbridge run``) listens there
+    return (
+        f"adapters.jira.webhook.listen: cannot listen on {hook.listen} ({error}), and what "
+        "answers there is not pixbridge's webhook receiver; choose a free address"
+    )
+
+
+def _pixbridge_answers(host: str, port: int, path: str) -> bool:
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    shown = f"[{local}]" if ":" in local else local
+    try:
+        with urllib.request.urlopen(f"http://{shown}:{port}{path}", timeout=3) as answer:
+            server = str(answer.headers.get("Server", ""))
+    except urllib.error.HTTPError as exc:
+        server = str(exc.headers.get("Server", ""))
+    except OSError:
+        return False
+    return server.startswith(SERVER_NAME)
+
+
+def _registration_problems(tracker: JiraTracker, hook: WebhookSettings) -> list[str]:
+    s = tracker.settings
+    session = tracker.session
+    url = f"{s.url}/rest/webhooks/1.0/webhook"
+    try:
+        listed = session.call(
+            lambda: session.client._session.get(url).json(), what="GET webhooks/1.0/webhook"
+        )
+    except AdapterError as exc:  # not a Jira administrator, mostly: the account needs no more
+        tracker.context.logger.warning(
+            "adapters.jira.webhook: cannot list Jira's webhooks to check the registration "
+            "(%s); make sure one is registered: %s", exc, registration_help(tracker),
+        )  # fmt: skip
+        return []
+    ours = [h for h in listed if isinstance(h, dict) and _targets_us(str(h.get("url")), hook)]
+    where = "adapters.jira.webhook"
+    if not ours:
+        return [
+            f"{where}: Jira has no webhook posting to this receiver; {registration_help(tracker)}"
+        ]
+    problems = []
+    for entry in ours:
+        name = entry.get("name") or entry.get("self")
+        if not entry.get("enabled", True):
+            problems.append(f"{where}: Jira's webhook {name!r} is disabled; enable it in Jira")
+        missing = [e for e in NEEDED_EVENTS if e not in (entry.get("events") or [])]
+        if missing:
+            problems.append(
+                f"{where}: Jira's webhook {name!r} does not send {', '.join(missing)}; "
+                "tick Comment: created and Issue: updated"
+            )
+    return problems
+
+
+def _targets_us(url: str, hook: WebhookSettings) -> bool:
+    """Whether a registered webhook URL points at this receiver (its query may hold the secret)."""
+    theirs = urlsplit(url)
+    if hook.public_url:
+        mine = urlsplit(hook.public_url)
+        return (theirs.scheme, theirs.netloc.lower(), theirs.path.rstrip("/")) == (
+            mine.scheme, mine.netloc.lower(), mine.path.rstrip("/"),
+        )  # fmt: skip
+    return theirs.path.rstrip("/") == hook.path.rstrip("/")
 
 
 def _field_problems(tracker: JiraTracker, fields: list[dict[str, Any]]) -> list[str]:

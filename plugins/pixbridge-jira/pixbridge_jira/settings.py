@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pixbridge.adapters import AdapterSettings
 from pixbridge.models import RequestStatus
@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TRANSITIONS",
     "JiraConnection",
     "JiraSettings",
+    "WebhookSettings",
 ]
 
 DEFAULT_STATUSES: dict[str, str] = {
@@ -123,6 +124,60 @@ class JiraConnection(AdapterSettings):
         return problems
 
 
+class WebhookSettings(BaseModel):
+    """``[adapters.jira.webhook]``: the optional receiver of Jira's webhooks (see the README).
+
+    An event only says "look at this issue now"; what to mail is still read from Jira, and
+    the JQL sync finds everything even if no webhook ever arrives.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = "127.0.0.1:8765"
+    """``host:port`` to listen on (plain HTTP: put a TLS reverse proxy in front for Jira Cloud)."""
+    path: str = "/jira/webhook"
+    """URL path Jira posts to; anything else is answered 404."""
+    secret: SecretStr | None = None
+    """The webhook's secret, by reference: ``secret = { "$env" = "JIRA_WEBHOOK_SECRET" }``."""
+    url_secret: bool = True
+    """Also accept the secret as ``?secret=`` in the URL (Jira versions that do not sign)."""
+    public_url: str = ""
+    """The URL Jira posts to (through the proxy), as registered in Jira; used by doctor."""
+    max_body: int = Field(default=1024 * 1024, gt=0)
+    """Largest event body accepted (bytes); a larger one is answered 413."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:8765 or [::1]:8765")
+        return value.strip()
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/") or "?" in value or "#" in value:
+            raise ValueError(f"{value!r} is not a URL path; write it like /jira/webhook")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{value!r} is not a URL; write it like https://pixbridge.example/jira/webhook"
+            )
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``listen`` as (host, port); the brackets of an IPv6 host removed."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class JiraSettings(JiraConnection):
     """The settings of the Jira tracker; see the plugin's README for a worked example."""
 
@@ -159,6 +214,10 @@ class JiraSettings(JiraConnection):
     """Issues per search page."""
     concurrency: int = 1
     """Requests registered at once by :meth:`JiraTracker.create_requests` (bulk path, bench)."""
+    components: list[str] = Field(default_factory=list)
+    """Names of the project components every new request is filed under (may be empty)."""
+    webhook: WebhookSettings | None = None
+    """The webhook receiver (``[adapters.jira.webhook]``); none: changes are found by polling."""
 
     @field_validator("statuses", "transitions")
     @classmethod
@@ -177,6 +236,24 @@ class JiraSettings(JiraConnection):
         if wrong:
             raise ValueError(f"unknown fact {wrong}; use {sorted(known)}")
         return value
+
+    @field_validator("components")
+    @classmethod
+    def _component_names(cls, value: list[str]) -> list[str]:
+        names = [v.strip() for v in value]
+        if not all(names):
+            raise ValueError("a component name is empty")
+        return list(dict.fromkeys(names))
+
+    def setup_problems(self) -> list[str]:
+        """What must still be set before the adapter can connect, one line each."""
+        problems = super().setup_problems()
+        if self.webhook is not None and self.webhook.secret is None:
+            problems.append(
+                f"adapters.{self.table}.webhook.secret is not set: the secret entered for the "
+                'webhook in Jira, by reference: secret = { "$env" = "JIRA_WEBHOOK_SECRET" }'
+            )
+        return problems
 
     @model_validator(mode="after")
     def _every_status_mapped(self) -> JiraSettings:

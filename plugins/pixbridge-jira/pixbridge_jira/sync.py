@@ -8,6 +8,12 @@ also carries the ids of the changes already reported inside that overlap, so not
 reported twice and nothing with an equal timestamp is skipped. Relative JQL times (``-Nm``)
 avoid any dependence on the Jira user's time zone.
 
+Issues named by the webhook receiver (:mod:`pixbridge_jira.webhook`) are read directly first
+(``GET issue/KEY``, consistent at once where the search index may still lag), at most
+``HINT_BATCH`` per call. Their changes are reported and remembered in ``seen``, but only what
+the search itself returns moves the watermark's time: a targeted read says nothing about the
+other issues, so it must not let the next search start later.
+
 Change ids are stable: ``jira:comment:<comment id>`` and ``jira:status:<changelog id>``.
 pixbridge's own comments and transitions (by its account) are left out. A transition to the
 completed status is one change whose ``answer`` is the public comment made with it (or else the
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Watermark", "changes_since"]
 
+HINT_BATCH = 50
+"""Hinted issues read directly per sync call; the rest wait for the next call."""
 ANSWER_SLACK = timedelta(seconds=5)
 """A comment made this long after a completing transition still counts as made with it."""
 _TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
@@ -73,16 +81,45 @@ def changes_since(tracker: JiraTracker, watermark: str | None) -> ChangeBatch:
     since = mark.at - overlap if mark.at else wall - timedelta(seconds=settings.initial_lookback)
     minutes = max(1, math.ceil((wall - since).total_seconds() / 60) + 1)
     jql = f'project = "{settings.project}" AND updated >= "-{minutes}m" ORDER BY updated ASC'
+    targeted = _hinted_changes(tracker)
     found: list[TrackerChange] = []
     for issue in _search(tracker, jql):
         found.extend(_issue_changes(tracker, issue))
-    new = [c for c in found if c.at > since and c.change_id not in mark.seen]
+    searched = [c for c in found if c.at > since]
+    unique = {c.change_id: c for c in [*targeted, *searched]}
+    new = [c for c in unique.values() if c.at > since and c.change_id not in mark.seen]
     new.sort(key=lambda c: (c.at, _seq(c.change_id)))
-    top = max([mark.at or since, *(c.at for c in new)]) if new or mark.at else wall - overlap
+    if searched or mark.at:
+        top = max([mark.at or since, *(c.at for c in searched)])
+    else:
+        top = wall - overlap
     seen = {**mark.seen, **{c.change_id: c.at.timestamp() for c in new}}
     floor = (top - overlap).timestamp()
     seen = {k: v for k, v in seen.items() if v > floor}
     return ChangeBatch(tuple(new), Watermark(top, seen).dump())
+
+
+def _hinted_changes(tracker: JiraTracker) -> list[TrackerChange]:
+    """The changes of the issues the webhook named, each read directly from Jira."""
+    refs = tracker.take_hints(HINT_BATCH)
+    changes: list[TrackerChange] = []
+    for n, ref in enumerate(refs):
+        try:
+            issue = tracker.session.get(
+                f"issue/{ref}", version=tracker.api, fields="project,status,updated,comment",
+                expand="changelog",
+            )  # fmt: skip
+        except PermanentAdapterError as exc:  # deleted, moved, or never ours: polling decides
+            tracker.context.logger.debug("jira webhook: cannot read issue %s: %s", ref, exc)
+            continue
+        except Exception:  # Jira unreachable or refusing us: the sync stage fails, hints wait
+            tracker.return_hints(refs[n:])
+            raise
+        project = ((issue.get("fields") or {}).get("project") or {}).get("key")
+        if str(project).upper() != tracker.settings.project.upper():
+            continue
+        changes.extend(_issue_changes(tracker, issue))
+    return changes
 
 
 def _search(tracker: JiraTracker, jql: str) -> list[dict[str, Any]]:

@@ -11,9 +11,18 @@ from typing import Any
 
 from jira import JIRA
 
-from pixbridge_jira.testing.server import FakeJira, Fault, Received
+from pixbridge_jira.testing.server import Delivery, FakeJira, FakeWebhook, Fault, Received
 
-__all__ = ["Agent", "FakeJira", "Fault", "Received", "settings_for", "version_settings_for"]
+__all__ = [
+    "Agent",
+    "Delivery",
+    "FakeJira",
+    "FakeWebhook",
+    "Fault",
+    "Received",
+    "settings_for",
+    "version_settings_for",
+]
 
 
 def settings_for(fake: FakeJira, **overrides: Any) -> dict[str, Any]:

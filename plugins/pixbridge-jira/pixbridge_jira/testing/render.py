@@ -130,10 +130,48 @@ class Renderer:
             "attachment": list(issue.attachments),
             "issuelinks": [self.link(*link) for link in issue.links],
         }  # fmt: skip
+        out["components"] = [self.component(ref) for ref in f.get("components") or []]
         out["fixVersions"] = VersionApi(self.state, lambda: self.base).fix_versions(issue)
         for name in CUSTOM_FIELDS:
             out[name] = f.get(name)
         return out
+
+    def component(self, ref: dict[str, Any]) -> dict[str, Any]:
+        """A component (stored as sent: by id or by name)."""
+        names = self.state.components
+        cid = (
+            str(ref["id"])
+            if "id" in ref
+            else next((i for i, n in names.items() if n == ref.get("name")), "0")
+        )
+        name = names.get(cid, str(ref.get("name")))
+        return {"id": cid, "name": name, "self": f"{self.base}/rest/api/2/component/{cid}"}
+
+    def webhook_body(
+        self,
+        event: str,
+        issue: FakeIssue,
+        user: User,
+        comment: Comment | None,
+        items: list[dict[str, Any]],
+        at: float,
+    ) -> dict[str, Any]:
+        """The JSON Jira posts to a webhook for *event* (REST v2 shapes, as Jira sends them)."""
+        body: dict[str, Any] = {"timestamp": int(at * 1000), "webhookEvent": event}
+        if event.startswith("comment_"):
+            shown = self.issue(issue, "2", "summary,issuetype,project,assignee,priority,status")
+            body.update(comment=self.comment(issue, comment, "2") if comment else {}, issue=shown)
+            return body
+        body["user"] = self.user(user)
+        body["issue"] = self.issue(issue, "2")
+        if comment is not None:
+            body["issue_event_type_name"] = "issue_commented"
+            body["comment"] = self.comment(issue, comment, "2")
+        else:
+            body["issue_event_type_name"] = "issue_generic" if items else "issue_created"
+        if items:
+            body["changelog"] = {"id": str(self.state.next_id()), "items": items}
+        return body
 
     def link(self, link_id: int, type_name: str, side: str, other_key: str) -> dict[str, Any]:
         """One entry of ``issuelinks``."""

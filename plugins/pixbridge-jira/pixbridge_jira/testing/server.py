@@ -6,15 +6,24 @@ then drop the response" (the request takes effect, the connection closes unanswe
 request is logged with its arrival time so tests can check what the client did and when; a
 request that arrives while a 429's ``Retry-After`` is still running is answered 429 again and
 counted in :attr:`FakeJira.early_retries`.
+
+Admin webhooks (:meth:`FakeJira.register_webhook`, listed at ``GET /rest/webhooks/1.0/webhook``
+for administrators) are delivered as Jira delivers them: a POST per event from a background
+thread, signed with ``X-Hub-Signature: sha256=<hmac>`` when the webhook has a secret; every
+delivery is recorded in :attr:`FakeJira.deliveries`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
@@ -29,6 +38,8 @@ from pixbridge_jira.testing.state import (
     LINK_TYPES,
     STATUSES,
     SYSTEM_FIELDS,
+    Comment,
+    FakeIssue,
     JiraError,
     State,
     User,
@@ -37,7 +48,7 @@ from pixbridge_jira.testing.state import (
 )
 from pixbridge_jira.testing.versions import VersionApi
 
-__all__ = ["FakeJira", "Fault", "Received"]
+__all__ = ["Delivery", "FakeJira", "FakeWebhook", "Fault", "Received"]
 
 
 @dataclass
@@ -61,6 +72,29 @@ class Received:
     """``time.monotonic()`` on arrival."""
     method: str
     path: str
+    status: int
+
+
+@dataclass
+class FakeWebhook:
+    """An admin webhook as registered in Jira's administration (System > WebHooks)."""
+
+    id: int
+    url: str
+    events: list[str]
+    secret: str | None = None
+    name: str = "pixbridge"
+    enabled: bool = True
+    jql: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST the fake made, and pixbridge's answer (0: no answer)."""
+
+    url: str
+    event: str
+    issue: str
     status: int
 
 
@@ -106,6 +140,10 @@ class FakeJira:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.url = ""
+        self.webhooks: list[FakeWebhook] = []
+        self.deliveries: list[Delivery] = []
+        self._delivered = threading.Condition(self.state.lock)
+        self.state.listener = self._announce
         self._routes = self._make_routes()
 
     # ------------------------------------------------------------------ control
@@ -152,6 +190,26 @@ class FakeJira:
         """Answer the next matching requests with *fault*."""
         with self.state.lock:
             self.faults.append(fault)
+
+    def register_webhook(
+        self,
+        url: str,
+        events: tuple[str, ...] = ("comment_created", "jira:issue_updated"),
+        *,
+        secret: str | None = None,
+        jql: str = "",
+    ) -> FakeWebhook:
+        """Register an admin webhook, as a Jira administrator does in System > WebHooks."""
+        with self.state.lock:
+            hook = FakeWebhook(self.state.next_id(), url, list(events), secret, jql=jql)
+            self.webhooks.append(hook)
+            return hook
+
+    def wait_deliveries(self, count: int, timeout: float = 10.0) -> list[Delivery]:
+        """Block until at least *count* deliveries were answered (or *timeout*); returns all."""
+        with self._delivered:
+            self._delivered.wait_for(lambda: len(self.deliveries) >= count, timeout)
+            return list(self.deliveries)
 
     def requests(self, method: str | None = None, path: str = "") -> list[Received]:
         """Requests received (optionally only those of *method* whose path matches *path*)."""
@@ -232,6 +290,9 @@ class FakeJira:
             return status, payload, {}
 
     def _route(self, request: _Request) -> tuple[int, Any]:
+        hooks = re.fullmatch(r"/rest/webhooks/1\.0/webhook(?:/(\d+))?", request.path)
+        if hooks:
+            return self._webhooks(request, hooks.group(1))
         match = re.fullmatch(r"/rest/api/(2|3|latest)/(.*)", request.path)
         if not match:
             raise JiraError(404, ["Not found"])
@@ -256,6 +317,7 @@ class FakeJira:
             ("GET", r"field", self._fields),
             ("GET", r"project/([^/]+)", self._project),
             ("GET", r"project/([^/]+)/statuses", self._statuses),
+            ("GET", r"project/([^/]+)/components", self._components),
             ("POST", r"issue", self._create),
             ("GET", r"issue/([^/]+)", self._get_issue),
             ("GET", r"issue/([^/]+)/comment", self._comments),
@@ -304,7 +366,16 @@ class FakeJira:
             "id": s.project_id, "key": s.project, "name": "Support",
             "self": f"{self.url}/rest/api/2/project/{s.project_id}",
             "issueTypes": [{"id": i, "name": n} for i, n in s.issue_types],
+            "components": self._component_list(),
         }  # fmt: skip
+
+    def _component_list(self) -> list[dict[str, Any]]:
+        return [self._renderer().component({"id": i}) | {"project": self.state.project}
+                for i in self.state.components]  # fmt: skip
+
+    def _components(self, r: _Request, key: str) -> tuple[int, Any]:
+        self._project(r, key)
+        return 200, self._component_list()
 
     def _statuses(self, r: _Request, key: str) -> tuple[int, Any]:
         self._project(r, key)
@@ -454,6 +525,74 @@ class FakeJira:
         if not out["isLast"]:
             out["nextPageToken"] = f"p{start + size}"
         return 200, out
+
+    # ------------------------------------------------------------------ webhooks
+
+    def _webhooks(self, r: _Request, hook_id: str | None) -> tuple[int, Any]:
+        user = self.state.authenticate(r.headers.get("Authorization"))
+        if user.name not in self.state.admins:
+            raise JiraError(403, ["You do not have the permission to manage webhooks."])
+        if r.method != "GET":
+            raise JiraError(405, ["Method not allowed"])
+        shown = [self._webhook_json(h) for h in self.webhooks]
+        if hook_id is None:
+            return 200, shown
+        for hook, out in zip(self.webhooks, shown, strict=True):
+            if str(hook.id) == hook_id:
+                return 200, out
+        raise JiraError(404, [f"No webhook with id {hook_id}"])
+
+    def _webhook_json(self, hook: FakeWebhook) -> dict[str, Any]:
+        # The secret is never shown back, as in Jira.
+        return {
+            "name": hook.name, "url": hook.url, "events": list(hook.events),
+            "filters": {"issue-related-events-section": hook.jql}, "excludeBody": False,
+            "enabled": hook.enabled, "self": f"{self.url}/rest/webhooks/1.0/webhook/{hook.id}",
+            "lastUpdatedUser": "admin", "lastUpdatedDisplayName": "Administrator",
+            "lastUpdated": 1767225600000,
+        }  # fmt: skip
+
+    def _announce(
+        self,
+        event: str,
+        issue: FakeIssue,
+        user: User,
+        comment: Comment | None,
+        items: list[dict[str, Any]],
+    ) -> None:
+        """Called under the state lock: render now, post from another thread (Jira is async)."""
+        for hook in self.webhooks:
+            if not hook.enabled or event not in hook.events:
+                continue
+            body = self._renderer().webhook_body(event, issue, user, comment, items, time.time())
+            data = json.dumps(body).encode()
+            headers = {
+                "Content-Type": "application/json; charset=UTF-8",
+                "User-Agent": "Atlassian Webhook HTTP Client",
+                "X-Atlassian-Webhook-Identifier": str(self.state.next_id()),
+                "X-Atlassian-Webhook-Flow": "Primary",
+            }
+            if hook.secret:
+                digest = hmac.new(hook.secret.encode(), data, hashlib.sha256).hexdigest()
+                headers["X-Hub-Signature"] = f"sha256={digest}"
+            threading.Thread(
+                target=self._deliver, args=(hook.url, event, issue.key, data, headers), daemon=True
+            ).start()
+
+    def _deliver(
+        self, url: str, event: str, key: str, data: bytes, headers: dict[str, str]
+    ) -> None:
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status = int(answer.status)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = 0
+        with self._delivered:
+            self.deliveries.append(Delivery(url, event, key, status))
+            self._delivered.notify_all()
 
 
 def _user(r: _Request) -> User:

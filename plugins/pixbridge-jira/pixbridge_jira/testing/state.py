@@ -1,8 +1,10 @@
 """The fake Jira's data: users, one project, issues, comments, files, links, changelog, search.
 
 It validates what the real Jira validates on the calls pixbridge makes (required fields, field
-types, labels without spaces, known priorities, users, transitions, link types, ADF documents)
-and answers with Jira's error body ``{"errorMessages": [...], "errors": {field: message}}``.
+types, labels without spaces, known priorities and components, users, transitions, link types,
+ADF documents) and answers with Jira's error body
+``{"errorMessages": [...], "errors": {field: message}}``. Creations, comments and transitions
+are announced to :attr:`State.listener` (the server turns them into webhook deliveries).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pixbridge_jira.testing.versions import FakeVersion
 
-__all__ = ["Comment", "FakeIssue", "JiraError", "State", "User"]
+__all__ = ["Comment", "FakeIssue", "JiraError", "Listener", "State", "User"]
 
 
 class JiraError(Exception):
@@ -94,7 +97,9 @@ LINK_TYPES = [("10000", "Relates", "relates to", "relates to"),
               ("10001", "Follows", "is followed by", "follows")]  # fmt: skip
 SYSTEM_FIELDS = ["summary", "description", "project", "issuetype", "labels", "priority",
                  "assignee", "reporter", "status", "resolution", "comment", "attachment",
-                 "issuelinks", "created", "updated"]  # fmt: skip
+                 "issuelinks", "created", "updated", "components"]  # fmt: skip
+COMPONENTS = {"10300": "Task Mining", "10301": "Recorder", "10302": "Licensing"}
+"""The project's components, id -> name."""
 CUSTOM_FIELDS = {
     "customfield_10050": "Serial number",
     "customfield_10051": "Customer",
@@ -102,6 +107,9 @@ CUSTOM_FIELDS = {
     "customfield_10053": "Operating system",
 }
 _LABEL = re.compile(r"^\S{1,255}$")
+
+Listener = Callable[[str, "FakeIssue", "User", "Comment | None", "list[dict[str, Any]]"], None]
+"""Told of each change: (webhook event name, issue, user, comment or None, changelog items)."""
 
 
 def jira_time(epoch: float) -> str:
@@ -130,6 +138,10 @@ class State:
         self.issues: dict[str, FakeIssue] = {}
         self.versions: dict[int, FakeVersion] = {}
         """The project's versions by id (see :mod:`pixbridge_jira.testing.versions`)."""
+        self.components = dict(COMPONENTS)
+        self.admins: set[str] = set()
+        """Users with Jira administration (may list the admin webhooks)."""
+        self.listener: Listener | None = None
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
         self._ids = iter(range(10100, 10**9))
@@ -218,6 +230,9 @@ class State:
         for name in CUSTOM_FIELDS:
             if name in fields and not isinstance(fields[name], str | type(None)):
                 errors[name] = "Operation value must be a string"
+        problem = self._component_problem(fields.get("components"))
+        if problem:
+            errors["components"] = problem
         if fields.get("assignee") is not None:
             try:
                 self.user_from_ref(fields["assignee"], "assignee")
@@ -231,7 +246,36 @@ class State:
         stored["reporter"] = user
         issue = FakeIssue(self.next_id(), f"{self.project}-{self._number}", stored, now, now)
         self.issues[issue.key] = issue
+        self.announce("jira:issue_created", issue, user)
         return issue
+
+    def _component_problem(self, value: Any) -> str | None:
+        """Why *value* (``fields.components``) is refused, as Jira words it, or ``None``."""
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            return "data was not an array"
+        for ref in value:
+            if not isinstance(ref, dict):
+                return "expected Object for components"
+            if "id" in ref:
+                if str(ref["id"]) not in self.components:
+                    return f"Component with id '{ref['id']}' does not exist."
+            elif ref.get("name") not in self.components.values():
+                return f"Component name '{ref.get('name')}' is not valid"
+        return None
+
+    def announce(
+        self,
+        event: str,
+        issue: FakeIssue,
+        user: User,
+        comment: Comment | None = None,
+        items: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Tell the listener (if any) about a change, as Jira's webhooks would."""
+        if self.listener is not None:
+            self.listener(event, issue, user, comment, items or [])
 
     def touch(self, issue: FakeIssue) -> float:
         """Mark *issue* updated now; returns the time."""
@@ -259,11 +303,12 @@ class State:
             issue.resolution = resolution or issue.resolution
         elif found[2] == "Open":
             issue.resolution = None
-        issue.histories.append({
-            "id": str(self.next_id()), "author": user, "created": at,
-            "items": [{"field": "status", "fieldtype": "jira", "fromString": old,
-                       "toString": found[2], "from": STATUSES[old], "to": STATUSES[found[2]]}],
-        })  # fmt: skip
+        items = [{"field": "status", "fieldtype": "jira", "fromString": old,
+                  "toString": found[2], "from": STATUSES[old], "to": STATUSES[found[2]]}]  # fmt: skip
+        issue.histories.append(
+            {"id": str(self.next_id()), "author": user, "created": at, "items": items}
+        )
+        self.announce("jira:issue_updated", issue, user, items=items)
 
     def transitions(self, issue: FakeIssue) -> list[tuple[str, str, str]]:
         """Transitions offered from the issue's status (global ones, except to itself)."""
@@ -294,6 +339,8 @@ class State:
             self.next_id(), user, body["body"], self.touch(issue), visibility, properties
         )
         issue.comments.append(comment)
+        self.announce("comment_created", issue, user, comment)
+        self.announce("jira:issue_updated", issue, user, comment)
         return comment
 
     # ------------------------------------------------------------------ search
