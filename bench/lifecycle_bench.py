@@ -5,6 +5,7 @@ Prints messages per second, p50/p99 time per message (parse -> register -> ackno
 queued) and the peak RSS of the process that ran the pass.
 
     .venv/bin/python bench/lifecycle_bench.py [--messages 2000] [--workers N]
+        [--store sqlite|postgresql] [--url URL]
 
 Targets (2-core machine): >= 200 messages/s, p99 < 50 ms, peak RSS < 200 MB.
 """
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -70,7 +72,7 @@ def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
     return total
 
 
-def worker(root: Path, index: int, workers: int) -> None:
+def worker(root: Path, index: int, workers: int, store: dict[str, str]) -> None:
     """Run one pass in this process as instance *index*, timing each message; print JSON."""
     from pixbridge.lifecycle.app import build_app
     from pixbridge.lifecycle.inbound import Inbound
@@ -86,8 +88,10 @@ def worker(root: Path, index: int, workers: int) -> None:
         pipeline={"license_validators": [], "publishers": []},
         # The cap would suppress most acknowledgements in a synthetic backlog from 400 senders.
         lifecycle={"acks_per_sender_per_hour": 1000, "workers": workers},
+        store=store,
     )
-    app = build_app(settings, autoload=False)
+    # The PostgreSQL backend is a plugin; the embedded default needs none.
+    app = build_app(settings, autoload=store["backend"] != "sqlite")
     durations: list[float] = []
     original = Inbound.process
 
@@ -120,7 +124,7 @@ def worker(root: Path, index: int, workers: int) -> None:
     )
 
 
-def run_pass(root: Path, workers: int) -> dict[str, float]:
+def run_pass(root: Path, workers: int, store: dict[str, str]) -> dict[str, float]:
     """Start *workers* instances over the backlog in *root* at once; their combined figures."""
     procs = [
         subprocess.Popen(
@@ -133,6 +137,8 @@ def run_pass(root: Path, workers: int) -> dict[str, float]:
                 str(i),
                 "--workers",
                 str(workers),
+                "--store-json",
+                json.dumps(store),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -170,20 +176,34 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="instances, as [lifecycle] workers (default: the number of cores)",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="state store backend (postgresql: a fresh schema, dropped afterwards)",
+    )
+    parser.add_argument("--url", help="PostgreSQL URL (default: the test server on 127.0.0.1)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--store-json", default='{"backend": "sqlite"}', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.index, args.workers)
+        worker(args.worker, args.index, args.workers, json.loads(args.store_json))
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         root = Path(tmp)
+        store = {"backend": "sqlite"}
+        if args.store == "postgresql":
+            from pixbridge_postgres.testing import fresh_schema
+
+            url, schema = stack.enter_context(fresh_schema(args.url))
+            store = {"backend": "postgresql", "url": url, "schema": schema}
         total = make_backlog(root / "var" / "mail" / "inbox", args.messages)
-        figures = run_pass(root, args.workers)
+        figures = run_pass(root, args.workers, store)
     rate = figures["processed"] / figures["wall_s"]
     print(f"backlog: {args.messages} messages, {total / 1e6:.1f} MB, a tenth with attachments")
     print(
-        f"pass:    {args.workers} worker(s): accepted {figures['accepted']}, processed "
+        f"pass:    {args.workers} worker(s) on {args.store}: accepted {figures['accepted']}, processed "
         f"{figures['processed']}, acknowledgements sent {figures['sent']} in "
         f"{figures['wall_s']:.2f} s"
     )
