@@ -3,6 +3,7 @@ four requests in flight per mailbox."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,8 +36,12 @@ def test_retry_after_holds_the_other_adapter_of_the_mailbox_too(
     fake.fail(429, retry_after=1, match="/messages/delta")
     with ThreadPoolExecutor(2) as pool:
         pending = pool.submit(lambda: list(source.pending()))
-        while not any(r.status == 429 for r in fake.graph_requests()):
-            pass
+        # Until the source has read the 429 and set the mailbox's hold, a request already
+        # under way could start; the claim is about requests started after the answer.
+        gate = source.client.gate
+        while gate.not_before <= time.monotonic():
+            time.sleep(0.001)
+        assert any(r.status == 429 for r in fake.graph_requests())
         pool.submit(sender.check).result()
         pending.result()
     calls = fake.graph_requests()
