@@ -40,3 +40,29 @@ def mail(
     for filename, data in attachments:
         msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=filename)
     return msg.as_bytes(policy=SMTP)
+
+
+def cli_settings(root: Path, lifecycle: str = "retry_delay = 0", tail: str = "") -> Path:
+    """Write settings for ``pixbridge`` subprocesses on the embedded default under *root*.
+
+    *lifecycle* is the body of ``[lifecycle]``; *tail* more tables (``[store]``, say).
+    """
+    path = root / "pixbridge.toml"
+    path.write_text(
+        f"""
+data_dir = "{root / "var"}"
+templates_dir = "{TEMPLATES}"
+[support]
+address = "support@pix.example"
+[pipeline]
+mail_source = "maildir"
+mail_sender = "maildir-outbox"
+tracker = "local"
+license_validators = []
+publishers = []
+[lifecycle]
+{lifecycle}
+{tail}""",
+        encoding="utf-8",
+    )
+    return path

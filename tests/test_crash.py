@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from lifecycle_helpers import REPO, TEMPLATES, mail
+from lifecycle_helpers import REPO, cli_settings, mail
 
 from pixbridge.faults import POINTS
 
@@ -25,25 +25,7 @@ CUSTOMERS = [f"customer{n}@client{n}.example" for n in range(5)]
 
 
 def _settings(root: Path) -> Path:
-    path = root / "pixbridge.toml"
-    path.write_text(
-        f"""
-data_dir = "{root / "var"}"
-templates_dir = "{TEMPLATES}"
-[support]
-address = "support@pix.example"
-[pipeline]
-mail_source = "maildir"
-mail_sender = "maildir-outbox"
-tracker = "local"
-license_validators = []
-publishers = []
-[lifecycle]
-retry_delay = 0
-""",
-        encoding="utf-8",
-    )
-    return path
+    return cli_settings(root)
 
 
 def _pixbridge(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lifecycle_helpers import REPO, TEMPLATES, mail
+from lifecycle_helpers import REPO, cli_settings, mail
 
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
 
@@ -58,37 +58,19 @@ def test_a_killed_process_frees_its_name(tmp_path: Path) -> None:
 
 
 def _settings(root: Path, store: dict[str, Any], claim_ttl: float = 300) -> Path:
-    path = root / "pixbridge.toml"
     backend = ""
     if store["backend"] == "postgresql":
-        os.environ["INSTANCES_TEST_STORE_URL"] = store["url"]  # read by the instances
+        secret = root / "store-url"
+        secret.write_text(store["url"], encoding="utf-8")
         backend = (
-            '[store]\nbackend = "postgresql"\n'
-            'url = { "$env" = "INSTANCES_TEST_STORE_URL" }\n'
+            f'[store]\nbackend = "postgresql"\nurl = {{ "$file" = "{secret}" }}\n'
             f'schema = "{store["schema"]}"\n'
         )
-    path.write_text(
-        f"""
-data_dir = "{root / "var"}"
-templates_dir = "{TEMPLATES}"
-[support]
-address = "support@pix.example"
-[pipeline]
-mail_source = "maildir"
-mail_sender = "maildir-outbox"
-tracker = "local"
-license_validators = []
-publishers = []
-[lifecycle]
-retry_delay = 0
-poll_interval = 0.2
-wake_check = 0.1
-claim_ttl = {claim_ttl}
-acks_per_sender_per_hour = 100
-{backend}""",
-        encoding="utf-8",
+    lifecycle = (
+        "retry_delay = 0\npoll_interval = 0.2\nwake_check = 0.1\n"
+        f"claim_ttl = {claim_ttl}\nacks_per_sender_per_hour = 100"
     )
-    return path
+    return cli_settings(root, lifecycle, backend)
 
 
 def _env(settings: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ from lifecycle_helpers import SAMPLES, TEMPLATES, mail
 from pixbridge import hookimpl
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.models import Completeness, Intake
+from pixbridge.store.db import StoreUnavailable
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
 
@@ -293,6 +294,35 @@ def test_poison_message_is_quarantined_after_max_attempts(make: Any, clock: Fake
     assert [r.state for r in poison] == ["quarantined"]
     assert "400 bad field" in (poison[0].last_error or "")
     assert len(list((h.data_dir / "mail" / "quarantine" / "cur").iterdir())) == 1
+
+
+def test_a_store_outage_never_counts_towards_quarantine(make: Any, clock: FakeClock) -> None:
+    h = make(lifecycle={"max_attempts": 2, "retry_delay": 10})
+    store = h.app.store
+    original = store.request_for_thread
+    outages = 0
+
+    def flaky(message_ids: Any) -> Any:
+        nonlocal outages
+        if outages < 5:  # more outages than max_attempts allows failures
+            outages += 1
+            raise StoreUnavailable("lost the connection to the state database")
+        return original(message_ids)
+
+    store.request_for_thread = flaky  # type: ignore[method-assign]
+    h.deliver(mail(subject="during the outage"))
+    result = h.run()
+    assert result.errors == 0 and h.keys() == []  # the pass stopped, nothing recorded
+    for _ in range(6):
+        clock.advance(seconds=100)
+        h.run()
+    assert outages == 5
+    [row] = store.messages()
+    assert (row.state, row.attempts, row.outcome) == ("done", 0, "new_request")
+    assert h.keys() == ["SUP-1"] and len(h.sent()) == 1
+    assert not (h.data_dir / "mail" / "quarantine" / "cur").is_dir() or not list(
+        (h.data_dir / "mail" / "quarantine" / "cur").iterdir()
+    )
 
 
 def test_events_record_every_transition(h: Harness) -> None:

@@ -343,13 +343,16 @@ class LocalTracker(Tracker):
     # ------------------------------------------------------------------ internals
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         with self._lock, translated(self.path):
             conn = self._connection()
-            if begin == "BEGIN IMMEDIATE":
+            if write:
+                # IMMEDIATE takes the write lock up front, so two processes never allocate
+                # one key.
                 begin_immediate(conn, self.busy_timeout)
             else:
-                conn.execute(begin)
+                # A read transaction gives one snapshot across the several SELECTs of a read.
+                conn.execute("BEGIN")
             # One timestamp per transaction: a change and its audit line carry the same time.
             self._at = self.context.clock.now().isoformat()
             try:
@@ -362,12 +365,10 @@ class LocalTracker(Tracker):
                 raise
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so two processes never allocate one key.
-        return self._transaction("BEGIN IMMEDIATE")
+        return self._transaction(write=True)
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
-        # A read transaction gives one snapshot across the several SELECTs of a read.
-        return self._transaction("BEGIN")
+        return self._transaction(write=False)
 
     def _now(self) -> str:
         return self._at

@@ -37,6 +37,7 @@ from pixbridge.models import (
     StageEvent,
     Verdict,
 )
+from pixbridge.store.db import StoreUnavailable
 from pixbridge.store.state import MessageRow, RequestRow
 from pixbridge.triage.labels import label_items
 
@@ -101,6 +102,17 @@ class Inbound:
                 self.parsed.forget(row.id)
         except MessageRejected as exc:
             self._quarantine(row, exc.reason, code=exc.code)
+        except StoreUnavailable as exc:
+            # The state database is down: nothing can be recorded, and it is not the message's
+            # fault. Stop the pass; the message stays claimed by this instance (which a restart
+            # under the same name takes back) or is taken over when the claim expires.
+            self.app.hooks.on_stage_error(event=event, error=exc, ctx=self.app.ctx)
+            life = self.app.settings.lifecycle
+            self.paused_until = self.app.clock.now() + timedelta(
+                seconds=backoff(1, life.retry_delay, life.retry_delay_max)
+            )
+            log.warning("message %s waits: %s", row.id, exc)
+            raise PassStopped from exc
         except TransientAdapterError as exc:
             # Not the message's fault: it does not count towards quarantine. Back off and stop
             # the pass, since the next message would meet the same outage.

@@ -18,6 +18,7 @@ from pixbridge.lifecycle.instance import Claims, Instance, take_instance
 from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
+from pixbridge.store.db import StoreUnavailable
 
 __all__ = ["Orchestrator", "PassResult", "PassWatcher"]
 
@@ -48,7 +49,11 @@ class PassWatcher(Protocol):
     """Told how each stage of a pass went (metrics, health); must be quick and never raise."""
 
     def stage_done(
-        self, stage: str, seconds: float, handled: int, error: AdapterError | None
+        self,
+        stage: str,
+        seconds: float,
+        handled: int,
+        error: AdapterError | StoreUnavailable | None,
     ) -> None:
         """A stage (accept, sync, process, mailbox_acknowledge, deliver) returned or failed."""
 
@@ -207,12 +212,13 @@ class Orchestrator:
 
     def _guard(self, name: str, stage: Callable[[], int], result: PassResult) -> int:
         started = time.perf_counter()
-        error: AdapterError | None = None
+        error: AdapterError | StoreUnavailable | None = None
         handled = 0
         try:
             handled = stage()
-        except AdapterError as exc:
-            # One adapter's outage stops its own stage only; the others still run.
+        except (AdapterError, StoreUnavailable) as exc:
+            # One adapter's outage stops its own stage only; the others still run. A store
+            # outage fails every stage until the database is back, and loses nothing.
             log.warning("%s: %s", getattr(stage, "__name__", "stage"), exc)
             result.errors += 1
             error = exc

@@ -20,6 +20,7 @@ from pixbridge import hookimpl
 from pixbridge.errors import AdapterError, NeedsCredentials, TransientAdapterError
 from pixbridge.models import StageEvent
 from pixbridge.observability.probe import Backlog, StoreBacklogProbe, StoreProbe
+from pixbridge.store.db import StoreUnavailable
 
 if TYPE_CHECKING:
     from pixbridge.adapters import Clock
@@ -118,12 +119,18 @@ class Metrics:
     # ------------------------------------------------------------ PassWatcher
 
     def stage_done(
-        self, stage: str, seconds: float, handled: int, error: AdapterError | None
+        self,
+        stage: str,
+        seconds: float,
+        handled: int,
+        error: AdapterError | StoreUnavailable | None,
     ) -> None:
         """Count and time one stage call of the orchestrator."""
         self.stage_seconds.labels(stage).observe(seconds)
         if error is not None:
-            self.stage_failures.labels(stage, self.stage_adapter.get(stage, "pipeline")).inc()
+            failed = "store" if isinstance(error, StoreUnavailable) else None
+            adapter = failed or self.stage_adapter.get(stage, "pipeline")
+            self.stage_failures.labels(stage, adapter).inc()
             if isinstance(error, TransientAdapterError):
                 self.retries.labels(stage).inc()
             return
