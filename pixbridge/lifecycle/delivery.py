@@ -55,6 +55,9 @@ class Delivery:
         app, store = self.app, self.app.store
         life = app.settings.lifecycle
         sent = 0
+        # The rows, and the registrations that queued them, must outlive a power cut before a
+        # customer reads about them (inbound.py commits registrations without syncing).
+        store.db.flush()
         for row in rows:
             mail = OutgoingMail(
                 row.message_id, app.settings.support.address, (row.recipient,), row.raw

@@ -153,6 +153,8 @@ class MailboxStage:
         """Tell the mailbox about every finished message (moved, never deleted)."""
         source, store = self.app.source, self.app.store
         rows = store.unacknowledged(source.name)
+        if rows:
+            store.db.flush()  # what the mailbox is told must outlive a power cut (inbound.py)
         for start in range(0, len(rows), 100):
             # Acknowledging is idempotent, so recording it a hundred at a time is safe: after a
             # crash the mailbox is just told again.

@@ -7,6 +7,7 @@ the body. An optional ``<purpose>.<language>.html`` beside it adds an HTML part.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from pixbridge.errors import ConfigError, ConfigProblem
 from pixbridge.lifecycle.app import App
 from pixbridge.mail.compose import clean_header_text, compose
 
-__all__ = ["Mailer"]
+__all__ = ["Mailer", "PreparedMail"]
 
 
 class Mailer:
@@ -81,9 +82,41 @@ class Mailer:
 
         Returns the new Message-ID, or ``None`` if a mail for *cause* was already queued.
         """
-        store = self.app.store
-        if store.has_cause(cause):
+        if self.app.store.has_cause(cause):
             return None
+        mail = self.prepare(
+            purpose=purpose,
+            cause=cause,
+            request_key=request_key,
+            recipient=recipient,
+            language=language,
+            values=values,
+            at=at,
+            in_reply_to=in_reply_to,
+            references=references,
+            auto_submitted=auto_submitted,
+        )
+        return self.put(mail)
+
+    def prepare(
+        self,
+        *,
+        purpose: str,
+        cause: str,
+        request_key: str | None,
+        recipient: str,
+        language: str,
+        values: Mapping[str, Any],
+        at: datetime,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+        auto_submitted: str | None = "auto-replied",
+    ) -> PreparedMail:
+        """Render and compose a mail without touching the store.
+
+        Composing is the dearest part of queueing; done before the transaction that
+        :meth:`put` s the mail, it does not hold the store's write lock.
+        """
         support = self.app.settings.support
         subject, text, html = self.render(purpose, language, values)
         message_id = self.app.message_ids.new()
@@ -102,14 +135,42 @@ class Mailer:
             loop_token=self.app.message_ids.domain,
             language=language,
         )
+        return PreparedMail(message_id, cause, request_key, purpose, recipient, mail.raw, at)
+
+    def put(self, mail: PreparedMail) -> str | None:
+        """Queue a prepared mail in the outbox; the caller holds the transaction.
+
+        Returns its Message-ID, or ``None`` if a mail for its cause was already queued.
+        """
+        store = self.app.store
+        if store.has_cause(mail.cause):
+            return None
         store.enqueue(
-            message_id=message_id,
-            cause=cause,
-            request_key=request_key,
-            purpose=purpose,
-            recipient=recipient,
+            message_id=mail.message_id,
+            cause=mail.cause,
+            request_key=mail.request_key,
+            purpose=mail.purpose,
+            recipient=mail.recipient,
             raw=mail.raw,
-            at=at,
+            at=mail.at,
         )
-        store.log(purpose + "_queued", at=at, request_key=request_key, message_id=message_id)
-        return message_id
+        store.log(
+            mail.purpose + "_queued",
+            at=mail.at,
+            request_key=mail.request_key,
+            message_id=mail.message_id,
+        )
+        return mail.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMail:
+    """A composed mail waiting to be put in the outbox (:meth:`Mailer.put`)."""
+
+    message_id: str
+    cause: str
+    request_key: str | None
+    purpose: str
+    recipient: str
+    raw: bytes
+    at: datetime

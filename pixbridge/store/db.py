@@ -80,6 +80,8 @@ class Database(ABC):
 
     def __init__(self) -> None:
         self._depth = 0
+        self._durable = True
+        """Whether the open transaction must survive a power cut when it commits."""
 
     # ------------------------------------------------------------------ statements
 
@@ -105,8 +107,15 @@ class Database(ABC):
         """Roll the transaction back."""
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """Run the block in one write transaction; nested blocks join the outer one."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Database]:
+        """Run the block in one write transaction; nested blocks join the outer one.
+
+        ``durable=False`` lets a backend commit without waiting for the disk (SQLite: no fsync),
+        so a power cut, though never a crash of the process, may lose the transaction. Use it
+        only where losing it is harmless, and call :meth:`flush` before anything outside the
+        store (a tracker, a mailbox, a customer) acts on what it recorded. A nested block takes
+        the outer block's durability.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -114,6 +123,7 @@ class Database(ABC):
             finally:
                 self._depth -= 1
             return
+        self._durable = durable
         self._begin()
         self._depth = 1
         try:
@@ -124,6 +134,12 @@ class Database(ABC):
             raise
         self._depth = 0
         self._commit()
+
+    def flush(self) -> None:  # noqa: B027 - optional by design
+        """Make every committed transaction durable, ``durable=False`` ones included.
+
+        The default does nothing: a backend that always commits durably needs no flush.
+        """
 
     @property
     def in_transaction(self) -> bool:

@@ -1,0 +1,154 @@
+"""Relaxed commits (``transaction(durable=False)``) and the flush that makes them durable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lifecycle_helpers import TEMPLATES, mail
+
+from pixbridge.store.sqlite import SqliteDatabase
+from pixbridge.store.state import StateStore
+from pixbridge.testing.harness import Harness
+
+
+def _synchronous(db: SqliteDatabase) -> int:
+    return int(db.conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+FULL, NORMAL = 2, 1
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SqliteDatabase]:
+    database = SqliteDatabase(tmp_path / "state.sqlite3")
+    yield database
+    database.close()
+
+
+def test_a_relaxed_transaction_commits_without_sync_and_the_next_one_syncs_again(
+    db: SqliteDatabase,
+) -> None:
+    with db.transaction(durable=False):
+        assert _synchronous(db) == NORMAL
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
+    assert _synchronous(db) == FULL
+    with db.transaction():
+        assert _synchronous(db) == FULL
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('b', '2', 'now')")
+    names = [r[0] for r in db.execute("SELECT name FROM watermarks ORDER BY name")]
+    assert names == ["a", "b"]
+
+
+def test_a_failed_relaxed_transaction_rolls_back_and_restores_full_sync(
+    db: SqliteDatabase,
+) -> None:
+    with pytest.raises(RuntimeError), db.transaction(durable=False):
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
+        raise RuntimeError("boom")
+    assert _synchronous(db) == FULL
+    assert db.execute("SELECT COUNT(*) FROM watermarks").fetchone()[0] == 0
+
+
+def test_a_nested_block_takes_the_outer_blocks_durability(db: SqliteDatabase) -> None:
+    with db.transaction(), db.transaction(durable=False):
+        assert _synchronous(db) == FULL
+    with db.transaction(durable=False), db.transaction():
+        assert _synchronous(db) == NORMAL
+    assert _synchronous(db) == FULL
+
+
+def test_a_database_opened_relaxed_stays_relaxed(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "s.sqlite3", synchronous="NORMAL")
+    try:
+        with database.transaction(durable=False):
+            pass
+        with database.transaction():
+            assert _synchronous(database) == NORMAL
+        assert _synchronous(database) == NORMAL
+    finally:
+        database.close()
+
+
+def test_flush_syncs_the_write_ahead_log(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.transaction(durable=False):
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    db.flush()
+    assert synced == [f"{db.path.resolve()}-wal"]
+
+
+def test_flush_without_a_log_has_nothing_to_sync(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "s.sqlite3")
+    database.close()
+    wal = Path(f"{database.path}-wal")
+    assert not wal.exists()  # the last connection checkpointed and removed it
+    database.flush()  # no error: every commit is in the database file, synced
+
+
+def test_relaxed_transactions_work_on_every_backend(store: StateStore) -> None:
+    # PostgreSQL ignores durable=False (it always commits durably) and flush does nothing.
+    with store.db.transaction(durable=False):
+        store.set_watermark("relaxed", "1", datetime.now(UTC))
+    store.db.flush()
+    assert store.watermark("relaxed") == "1"
+
+
+# ---------------------------------------------------------------- the lifecycle's ordering
+
+
+class _Recorder:
+    """Records, in order, store flushes and what the mailbox and the customer are told."""
+
+    def __init__(self, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[str] = []
+        app = harness.app
+        self._wrap(monkeypatch, app.store.db, "flush", "flush")
+        self._wrap(monkeypatch, app.source, "acknowledge", "mailbox")
+        self._wrap(monkeypatch, app.sender, "send", "send")
+        self._wrap(monkeypatch, app.tracker, "create_request", "create")
+
+    def _wrap(self, monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, tag: str) -> None:
+        real = getattr(obj, name)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self.events.append(tag)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(obj, name, recorded)
+
+
+def test_the_store_is_flushed_before_the_mailbox_or_a_customer_hears_of_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, templates_dir=TEMPLATES)
+    try:
+        recorder = _Recorder(harness, monkeypatch)
+        for n in range(3):
+            harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
+        result = harness.run()
+        assert (result.processed, result.sent) == (3, 3)
+        events = recorder.events
+        # Registrations commit without a sync; whatever acts on them comes after a flush.
+        last_create = max(i for i, e in enumerate(events) if e == "create")
+        first_told = min(i for i, e in enumerate(events) if e in ("mailbox", "send"))
+        assert last_create < first_told
+        assert "flush" in events[last_create:first_told]
+        for tag in ("mailbox", "send"):
+            first = events.index(tag)
+            assert "flush" in events[last_create:first], (tag, events)
+    finally:
+        harness.close()
