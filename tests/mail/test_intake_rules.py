@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pixbridge_postgres
 import pytest
 from lifecycle_helpers import TEMPLATES, mail
 
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
+
+STORE_PLUGINS = [("postgres", pixbridge_postgres)]
+"""The Harness loads no entry points: the store backends beyond the built-in SQLite."""
 
 
 @pytest.fixture
@@ -25,20 +30,25 @@ def _comments(h: Harness, key: str) -> list[dict[str, Any]]:
 
 
 def test_every_bsd_message_is_recorded_but_never_registered_or_answered(
-    tmp_path: Path, corpus_dir: Path
+    tmp_path: Path, corpus_dir: Path, store_settings: dict[str, Any]
 ) -> None:
     files = sorted((corpus_dir / "set-of-emails/maildir/bsd").iterdir())
     assert len(files) > 250
-    h = Harness(tmp_path, templates_dir=TEMPLATES, clock=FakeClock(), lifecycle={"batch_size": 500})
+    h = Harness(
+        tmp_path,
+        templates_dir=TEMPLATES,
+        clock=FakeClock(),
+        lifecycle={"batch_size": 500},
+        store=store_settings,
+        extra_plugins=STORE_PLUGINS,
+    )
     try:
         for path in files:
             h.deliver(path.read_bytes())
         h.run()
         assert h.keys() == []
         assert h.sent_files() == []
-        outcomes = dict(
-            h.app.store.db.conn.execute("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome")
-        )
+        outcomes = Counter(m.outcome for m in h.app.store.messages(limit=100_000))
         assert outcomes.get("automated", 0) + outcomes.get("duplicate", 0) == len(files)
     finally:
         h.close()
@@ -97,12 +107,16 @@ def test_blocked_and_oversized_files_are_left_off_and_noted(tmp_path: Path) -> N
         h.close()
 
 
-def test_message_over_a_limit_is_quarantined_and_the_sender_told_once(tmp_path: Path) -> None:
+def test_message_over_a_limit_is_quarantined_and_the_sender_told_once(
+    tmp_path: Path, store_settings: dict[str, Any]
+) -> None:
     h = Harness(
         tmp_path,
         templates_dir=TEMPLATES,
         clock=FakeClock(),
         lifecycle={"max_message_bytes": 5000, "acks_per_sender_per_hour": 2},
+        store=store_settings,
+        extra_plugins=STORE_PLUGINS,
     )
     try:
         big = mail(body="log line\n" * 2000)
@@ -120,7 +134,7 @@ def test_message_over_a_limit_is_quarantined_and_the_sender_told_once(tmp_path: 
             h.deliver(mail(body="y\n" * 4000))
         h.run()
         assert len(h.sent()) == 2
-        states = [r[0] for r in h.app.store.db.conn.execute("SELECT state FROM messages")]
+        states = [m.state for m in h.app.store.messages()]
         assert states == ["quarantined"] * 5
     finally:
         h.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pixbridge_imap
+import pixbridge_postgres
 import pytest
 from pixbridge_imap.testing import Dovecot, DroppingProxy, SmtpServer
 
@@ -37,6 +38,19 @@ def customer_mail(n: int) -> bytes:
     ).encode()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """``[store]`` settings on a fresh database of each backend (PostgreSQL: a new schema on
+    the real server of ``pixbridge_postgres.testing``; the test fails, never skips, without it)."""
+    if request.param == "sqlite":
+        yield {"backend": "sqlite"}
+        return
+    from pixbridge_postgres.testing import fresh_schema
+
+    with fresh_schema() as (url, schema):
+        yield {"backend": "postgresql", "url": url, "schema": schema}
+
+
 @pytest.fixture
 def proxy(dovecot: Dovecot) -> Iterator[DroppingProxy]:
     relay = DroppingProxy(dovecot.port)
@@ -51,6 +65,7 @@ def harness(
     mailbox: tuple[str, str],
     smtp_server: SmtpServer,
     proxy: DroppingProxy,
+    store_settings: dict[str, Any],
 ) -> Iterator[Harness]:
     h = Harness(
         tmp_path,
@@ -66,7 +81,8 @@ def harness(
             "imap": dovecot.settings(*mailbox, port=proxy.port, timeout=10),
             "smtp": smtp_server.settings(),
         },
-        extra_plugins=[("imap", pixbridge_imap)],
+        store=store_settings,
+        extra_plugins=[("imap", pixbridge_imap), ("postgres", pixbridge_postgres)],
     )
     yield h
     h.close()
@@ -114,8 +130,8 @@ def test_cut_connections_lose_nothing_and_repeat_nothing(
     assert proxy.drops == 3
 
     # One stored message and one request per delivered message, nothing fetched twice.
-    rows = harness.app.store.db.conn.execute("SELECT source_ref FROM messages").fetchall()
-    assert len(rows) == 7 and len({r[0] for r in rows}) == 7
+    refs = [m.source_ref for m in harness.app.store.messages()]
+    assert len(refs) == 7 and len(set(refs)) == 7
     assert len(harness.keys()) == 7
     # One acknowledgement per message, in reply to it.
     parser = BytesParser(policy=policy.default)
