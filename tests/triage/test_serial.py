@@ -62,3 +62,17 @@ def test_known_contacts_by_address_then_domain_and_text_wins() -> None:
         "the message",
     )
     assert find_serial("hello", "eve@other.example", settings) is None
+
+
+def test_a_long_mail_is_searched_at_its_top_and_its_signature_not_in_its_pasted_log() -> None:
+    log = "\n".join(f"12:00:{n % 60:02d} worker {n} exported the map, ok" for n in range(600))
+    assert len(log) > 20_000
+    top = "Serial number: PTM-2024-00173\nThe export fails, log below.\n"
+    signature = "\n--\nCustomer Ltd\nSN: PTM-2022-00007\n"
+    assert serial_from_text(top + log, DEFAULTS.serial_patterns) == "PTM-2024-00173"
+    assert serial_from_text("Log below.\n" + log + signature, DEFAULTS.serial_patterns) == (
+        "PTM-2022-00007"
+    )
+    # What looks like a serial in the middle of a pasted log is not taken for the customer's kit.
+    middle = "Log below.\n" + log[:10_000] + "\nworker sn PPS-2023-01942\n" + log[10_000:]
+    assert serial_from_text(middle, DEFAULTS.serial_patterns) is None
