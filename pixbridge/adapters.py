@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +43,9 @@ from pixbridge.models import (
     RequestStatus,
     TrackedRequest,
 )
+
+if TYPE_CHECKING:  # that module imports this one at run time
+    from pixbridge.observability.credentials import CredentialExpiry
 
 __all__ = [
     "Adapter",
@@ -132,6 +135,17 @@ class Adapter(ABC):
 
     def check(self) -> list[str]:
         """Problems ``pixbridge doctor`` should report (empty when all is well). May do I/O."""
+        return []
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """When this adapter's credentials (client secret, certificate, API token) expire.
+
+        Optional; empty by default. Read from the settings or local files only, never over
+        the network: it is called on instances that were never opened (the adapter whose
+        secret expired cannot open), hourly by ``pixbridge run`` and by ``pixbridge doctor``.
+        See :mod:`pixbridge.observability.credentials` for the warnings it drives and
+        :data:`~pixbridge.observability.credentials.ExpiryDate` for an expiry setting.
+        """
         return []
 
 

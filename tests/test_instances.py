@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ import pytest
 from lifecycle_helpers import REPO, cli_settings, mail
 
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
+from pixbridge.store.config import SQLITE_FILE
+from pixbridge.store.state import StateStore
 
 pytestmark = pytest.mark.slow
 
@@ -120,16 +124,97 @@ def _assert_exactly_once(root: Path, settings: Path, count: int) -> None:
     assert not quarantine.is_dir() or not list(quarantine.iterdir())
 
 
+def _gate_store(root: Path, store: dict[str, Any]) -> StateStore:
+    """The state store of the settings of :func:`_settings`, opened by the test itself."""
+    if store["backend"] == "sqlite":
+        return StateStore(root / "var" / SQLITE_FILE)
+    from pixbridge_postgres.database import PostgresDatabase
+
+    return StateStore(PostgresDatabase(store["url"], schema=store["schema"]))
+
+
+class _Log:
+    """A process's stderr, read on a thread; tells when a line with some text has appeared."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self._proc = proc
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def matching(self, text: str, count: int, timeout: float) -> list[str]:
+        """The first *count* lines containing *text*, waiting up to *timeout* seconds."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: len([ln for ln in self.lines if text in ln]) >= count, timeout
+            )
+            return [ln for ln in self.lines if text in ln][:count]
+
+    def text(self) -> str:
+        self._thread.join(timeout=60)
+        return "".join(self.lines)
+
+
 def test_run_once_with_two_workers_shares_one_backlog(
     tmp_path: Path, store_settings: dict[str, Any]
 ) -> None:
     settings = _settings(tmp_path, store_settings)
     _deliver(tmp_path, 80)
-    done = _pixbridge(settings, "run", "--once", "--workers", "2", "--json")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
+    # The test stands in for other instances, so that the pass is shared whatever the order
+    # the workers start in: it holds this mailbox's role until both workers are up (else the
+    # first may finish the backlog before the second looks), and another mailbox's role until
+    # a worker has taken over this one (else the other worker could find nothing held by
+    # anyone at that moment and end its pass).
+    gate, now, ttl = _gate_store(tmp_path, store_settings), datetime.now(UTC), timedelta(hours=1)
+    assert gate.acquire_lease("mailbox:maildir", "test", now, ttl)
+    assert gate.acquire_lease("mailbox:elsewhere", "test", now, ttl)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixbridge", "-v", "run", "--once", "--workers", "2", "--json"],
+        env=_env(settings),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        log = _Log(proc)  # the supervisor passes the workers' log on line by line
+        opened = log.matching("state store open", 2, timeout=120)
+        assert len(opened) == 2, log.lines
+        names = {line.split("instance ", 1)[1].split(":", 1)[0] for line in opened}
+        assert gate.release_lease("mailbox:maildir", "test")
+        deadline = time.monotonic() + 120
+        while (poller := gate.lease("mailbox:maildir")) is None or poller.holder not in names:
+            assert time.monotonic() < deadline, "no worker took the mailbox role"
+            time.sleep(0.02)
+        assert gate.release_lease("mailbox:elsewhere", "test")
+        proc.wait(timeout=300)  # its stdout is one small JSON document: no pipe fills up
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:  # a failed step above: the workers would wait for the test
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        gate.close()
+    assert proc.returncode == 0, log.text()
+    summary = json.loads(out)
     assert summary["workers"] == 2
     assert summary["accepted"] == 80 and summary["processed"] == 80 and summary["sent"] == 80
+    per_worker = summary["per_worker"]
+    assert [w["worker"] for w in per_worker] == [0, 1]
+    assert {w["instance"] for w in per_worker} == names
+    for field in ("accepted", "processed", "sent"):
+        assert sum(w[field] for w in per_worker) == 80
+    assert sorted(w["accepted"] for w in per_worker) == [0, 80]  # one poller
+    assert all(w["processed"] >= 1 for w in per_worker), per_worker  # both shared the work
+    assert all(w["errors"] == 0 for w in per_worker), per_worker
     _assert_exactly_once(tmp_path, settings, 80)
 
 

@@ -9,7 +9,8 @@ import click
 from pixbridge.adapters import AdapterKind
 from pixbridge.cli.main import CliState, echo_json
 from pixbridge.errors import AdapterError, ConfigError, PixbridgeError
-from pixbridge.lifecycle.app import check_configuration
+from pixbridge.lifecycle.app import App, check_configuration
+from pixbridge.observability.credentials import Urgency, credential_expiries, describe, urgency
 from pixbridge.plugins import load_plugins
 from pixbridge.settings import load_settings
 
@@ -92,8 +93,23 @@ def doctor(state: CliState) -> None:
                 click.echo(f"       {problem}")
         else:
             click.echo(f"ok   {label} {name}")
+    failures += _credentials(app)
     if failures:
         sys.exit(1)
+
+
+def _credentials(app: App) -> int:
+    """List the known credential expiries; warn within the window; the number expired."""
+    now = app.clock.now()
+    days = app.settings.observability.credential_warning_days
+    expired = 0
+    for expiry in credential_expiries(app):
+        level = urgency(expiry, now, days)
+        prefix = {Urgency.OK: "ok  ", Urgency.SOON: "WARN", Urgency.EXPIRED: "FAIL"}[level]
+        expired += level is Urgency.EXPIRED
+        line = describe(expiry, now, advice=level is not Urgency.OK)
+        click.echo(f"{prefix} credential {line}")
+    return expired
 
 
 COMMANDS = [config, doctor]

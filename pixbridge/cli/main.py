@@ -22,6 +22,8 @@ from pixbridge.store.config import store_secrets
 
 __all__ = ["CliState", "cli", "echo_json", "main"]
 
+log = logging.getLogger("pixbridge.cli")
+
 
 @dataclass
 class CliState:
@@ -58,12 +60,29 @@ class CliState:
             self._app = None
 
 
+class _Commands(click.Group):
+    """The top-level group: an error pixbridge raises on purpose ends any command cleanly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PixbridgeError as exc:
+            # Its message says what to do (the state store unreachable, a setting wrong), so
+            # one "Error:" line and exit 1 rather than a traceback; -vv logs the traceback.
+            log.debug("%s", exc, exc_info=True)
+            text = str(exc)
+            state = ctx.find_object(CliState)
+            if state is not None and state.redactor is not None:
+                text = state.redactor.redact(text)  # a driver's message might quote the URL
+            raise click.ClickException(text) from None
+
+
 def echo_json(value: Any) -> None:
     """Print *value* as indented JSON (for scripts)."""
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pixbridge")
 @click.option(
     "--settings",

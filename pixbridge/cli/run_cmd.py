@@ -12,6 +12,7 @@ import click
 
 from pixbridge.cli.main import CliState, echo_json
 from pixbridge.cli.workers import supervise
+from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
 from pixbridge.lifecycle.orchestrator import Orchestrator
 from pixbridge.observability.metrics import Metrics
@@ -67,28 +68,23 @@ def run(
             )
         except InstanceTaken as exc:
             raise click.ClickException(str(exc)) from None
-    orchestrator = Orchestrator(app, instance)
     listen = app.settings.observability.listen if listen is None else listen
     if listen and not once:
         try:
             parse_listen(listen)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--metrics") from None
-        metrics = Metrics(app)
-        orchestrator.watchers.append(metrics)
-        app.plugins.manager.register(metrics, name="pixbridge-metrics")
-        try:
-            server = MetricsServer(metrics, listen).start()
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {listen} for metrics: {exc}") from None
-        where = f"{server.host}:{server.port}"
-        click.echo(f"metrics on http://{where}/metrics and http://{where}/healthz", err=True)
+    orchestrator = Orchestrator(app, instance)
     if once:
         try:
+            orchestrator.open_store()  # fails fast: the caller (cron, a script) sees exit 1
             outcome = orchestrator.run_once(until_all_idle=worker_index is not None)
         finally:
             orchestrator.close()
-        _report(asdict(outcome), as_json)
+        figures = asdict(outcome)
+        if worker_index is not None:
+            figures["instance"] = orchestrator.instance.name  # for the supervisor's per_worker
+        _report(figures, as_json)
         return
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -97,12 +93,33 @@ def run(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"pixbridge running (data in {app.settings.data_dir}); Ctrl-C to stop", err=True)
+    server: MetricsServer | None = None
     try:
+        # The service waits for its database (started before it, restarted under it) with
+        # logged retries rather than exiting; a signal still stops it at once.
+        if not orchestrator.open_store(wait=True):
+            return
+        if listen:
+            server = _serve_metrics(app, orchestrator, listen)
         orchestrator.run_forever()
     finally:
         orchestrator.close()
-        if listen:
+        if server is not None:
             server.stop()
+
+
+def _serve_metrics(app: App, orchestrator: Orchestrator, listen: str) -> MetricsServer:
+    """Start /metrics and /healthz on *listen* (they read the store, so it must be open)."""
+    metrics = Metrics(app)
+    orchestrator.watchers.append(metrics)
+    app.plugins.manager.register(metrics, name="pixbridge-metrics")
+    try:
+        server = MetricsServer(metrics, listen).start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen} for metrics: {exc}") from None
+    where = f"{server.host}:{server.port}"
+    click.echo(f"metrics on http://{where}/metrics and http://{where}/healthz", err=True)
+    return server
 
 
 def _without_workers(argv: list[str]) -> list[str]:
@@ -123,7 +140,13 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         echo_json(result)
         return
-    click.echo(
+    click.echo(_counts(result))
+    for worker in result.get("per_worker", ()):
+        click.echo(f"  worker {worker['worker']} ({worker['instance']}): {_counts(worker)}")
+
+
+def _counts(result: dict[str, Any]) -> str:
+    return (
         f"accepted {result['accepted']}, processed {result['processed']}, "
         f"tracker changes {result['changes']}, sent {result['sent']}, errors {result['errors']}"
     )

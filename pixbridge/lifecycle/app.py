@@ -30,6 +30,7 @@ from pixbridge.mail.ids import MessageIds, load_or_create_key
 from pixbridge.plugins import PluginSet, load_plugins
 from pixbridge.settings import Settings, locate, settings_problems
 from pixbridge.store.config import StoreConfig, resolve_store
+from pixbridge.store.db import StoreUnavailable
 from pixbridge.store.state import StateStore
 
 __all__ = ["App", "build_app", "check_configuration"]
@@ -107,14 +108,27 @@ class App:
 
     @cached_property
     def store(self) -> StateStore:
-        """The state database of ``[store]``, opened and migrated on first use."""
+        """The state database of ``[store]``, opened and migrated on first use.
+
+        :raises StoreUnavailable: it cannot be opened (its message on one line, never the
+            password); nothing is kept, so the next use tries again.
+        """
         config = self.store_config
         if config is None:
             config, problems = resolve_store(self.settings, self.plugins.registry)
             if config is None:
                 raise ConfigError(problems)
         backend = self.plugins.registry.store_backend(config.backend)
-        return StateStore(backend.factory(config))
+        try:
+            database = backend.factory(config)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(_one_line(str(exc))) from exc
+        return StateStore(database)
+
+    @property
+    def store_open(self) -> bool:
+        """Whether :attr:`store` has been opened (using it would not connect)."""
+        return "store" in self.__dict__
 
     @cached_property
     def message_ids(self) -> MessageIds:
@@ -183,9 +197,19 @@ class App:
             except Exception:
                 log.exception("closing adapter %r failed", adapter.name)
         self._adapters.clear()
-        if "store" in self.__dict__:
+        if self.store_open:
             self.store.close()
             del self.__dict__["store"]
+
+
+def _one_line(message: str) -> str:
+    """*message* on one line: drivers add hints on lines of their own (libpq's "Is the server
+    running ...?"), which break a CLI error or a log line in two."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(
+        line if n == len(lines) - 1 or line[-1] in ".?!:;," else line + "."
+        for n, line in enumerate(lines)
+    )
 
 
 def build_app(

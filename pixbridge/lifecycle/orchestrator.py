@@ -18,6 +18,7 @@ from pixbridge.lifecycle.instance import Claims, Instance, take_instance
 from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
+from pixbridge.observability.credentials import CredentialWatcher
 from pixbridge.store.db import StoreUnavailable
 
 __all__ = ["Orchestrator", "PassResult", "PassWatcher"]
@@ -26,6 +27,11 @@ log = logging.getLogger("pixbridge.orchestrator")
 
 _OTHERS_POLL = 0.05
 """Seconds between looks at the store while other instances finish their part of a pass."""
+
+STORE_RETRY_FIRST = 1.0
+"""Seconds before the service tries an unreachable state store again at start-up ..."""
+STORE_RETRY_MAX = 60.0
+"""... doubling each time up to this."""
 
 
 @dataclass
@@ -78,9 +84,39 @@ class Orchestrator:
         self.stopping = threading.Event()
         self.polling = False
         """Whether this instance held the mailbox role in the last pass."""
-        self.watchers: list[PassWatcher] = []
+        self.watchers: list[PassWatcher] = [CredentialWatcher(app)]
+        """Told of every stage and pass; the first logs credentials about to expire."""
         self._wakes_used = False
         """Whether an adapter has woken the loop (``AdapterContext.wake``) at least once."""
+
+    def open_store(self, *, wait: bool = False) -> bool:
+        """Open the state store before the first pass; True once it is open.
+
+        Without *wait* (``pixbridge run --once``, a command) a store that cannot be opened
+        raises at once. With *wait* (the service) it is tried again after
+        :data:`STORE_RETRY_FIRST` seconds, doubling up to :data:`STORE_RETRY_MAX`, with one
+        warning per failed attempt, until it opens or :meth:`stop` is called (then False): a
+        service started before its database comes up waits for it rather than exiting.
+
+        :raises StoreUnavailable: without *wait*, the store cannot be opened.
+        """
+        delay, attempt = STORE_RETRY_FIRST, 0
+        while not self.stopping.is_set():
+            try:
+                store = self.app.store
+            except StoreUnavailable as exc:
+                if not wait:
+                    raise
+                attempt += 1
+                log.warning(
+                    "state store unavailable (attempt %d, next in %g s): %s", attempt, delay, exc
+                )
+                self.stopping.wait(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+                continue
+            log.info("instance %s: state store open: %s", self.instance.name, store.db.describe())
+            return True
+        return False
 
     def run_once(self, *, until_all_idle: bool = False) -> PassResult:
         """One full pass: accept, sync, process, tell the mailbox, deliver; until idle.
@@ -128,7 +164,11 @@ class Orchestrator:
         return result
 
     def close(self) -> None:
-        """Give back every claim and role at once (rather than when they expire), and the name."""
+        """Give back every claim and role at once (rather than when they expire), and the name.
+
+        Never raises for the store: one that never opened holds nothing of ours (and is not
+        connected to now), and one that is lost keeps our claims until they expire.
+        """
         try:
             self._let_go()
         finally:
@@ -140,11 +180,25 @@ class Orchestrator:
         return store.acquire_lease(name, self.claims.holder, self.app.clock.now(), self.claims.ttl)
 
     def _let_go(self) -> None:
-        store, holder = self.app.store, self.claims.holder
-        store.release_claims(holder)
-        for role in (f"mailbox:{self.app.source.name}", f"sync:{self.app.tracker.name}"):
-            store.release_lease(role, holder)
+        """Release this instance's claims and roles, if the store was ever opened."""
         self.polling = False
+        if not self.app.store_open:
+            return
+        store, holder = self.app.store, self.claims.holder
+        # The role names from the settings (an adapter's name is its settings key), so that
+        # letting go never opens an adapter.
+        pipeline = self.app.settings.pipeline
+        try:
+            store.release_claims(holder)
+            for role in (f"mailbox:{pipeline.mail_source}", f"sync:{pipeline.tracker}"):
+                store.release_lease(role, holder)
+        except StoreUnavailable as exc:
+            log.warning(
+                "could not give back the claims and roles of %s; they expire after "
+                "[lifecycle] claim_ttl: %s",
+                holder,
+                exc,
+            )
 
     def _others_working(self) -> bool:
         """Whether another instance holds unexpired claims or a role (its pass is not over)."""

@@ -2,8 +2,9 @@
 
 Counters and the stage histogram are fed by the orchestrator (:class:`Metrics` is a
 :class:`~pixbridge.lifecycle.orchestrator.PassWatcher`) and by the ``on_stage_error`` observer
-hook; the backlog gauges are read from the state store on every scrape. Each :class:`Metrics` has
-its own :class:`~prometheus_client.CollectorRegistry`, never the global default one.
+hook; the backlog gauges are read from the state store on every scrape, the credential expiry
+dates from the adapters at start and then hourly (after a pass). Each :class:`Metrics` has its own
+:class:`~prometheus_client.CollectorRegistry`, never the global default one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pixbridge import hookimpl
 from pixbridge.errors import AdapterError, NeedsCredentials, TransientAdapterError
 from pixbridge.models import StageEvent
+from pixbridge.observability.credentials import (
+    CHECK_EVERY,
+    CredentialExpiry,
+    credential_expiries,
+)
 from pixbridge.observability.probe import Backlog, StoreBacklogProbe, StoreProbe
 from pixbridge.store.db import StoreUnavailable
 
@@ -60,6 +66,7 @@ class Metrics:
     """
 
     def __init__(self, app: App, *, probe: StoreProbe | None = None) -> None:
+        self.app = app
         self.clock: Clock = app.clock
         self.settings = app.settings
         self.probe: StoreProbe = probe or StoreBacklogProbe(app.store)
@@ -74,6 +81,9 @@ class Metrics:
         self.started_at = self.clock.now()
         self.last_pass_at: datetime | None = None
         self.last_accept_at: datetime | None = None
+        self.credentials: list[CredentialExpiry] = credential_expiries(app)
+        """The adapters' credential expiries, read again hourly by :meth:`pass_done`."""
+        self.credentials_read_at = self.started_at
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.accepted = Counter(
@@ -146,8 +156,12 @@ class Metrics:
             self.last_accept_at = self.clock.now()
 
     def pass_done(self, result: PassResult) -> None:
-        """Remember when the last pass completed (the health endpoint's heartbeat)."""
+        """Remember when the last pass completed (the health endpoint's heartbeat); read the
+        credential expiries again if an hour has passed (in the loop, not at scrape time)."""
         self.last_pass_at = self.clock.now()
+        if self.last_pass_at - self.credentials_read_at >= CHECK_EVERY:
+            self.credentials_read_at = self.last_pass_at
+            self.credentials = credential_expiries(self.app)
 
     # ------------------------------------------------------------ observer hook
 
@@ -264,3 +278,13 @@ class _BacklogCollector:
         for outcome, count in sorted(b.outcomes.items()):
             handled.add_metric([outcome], count)
         yield handled
+        expiry = GaugeMetricFamily(
+            "pixbridge_credential_expiry_timestamp_seconds",
+            "Unix time at which an adapter's credential (the settings key) expires; alert on"
+            " expiry - time() < N days.",
+            labels=["adapter", "credential"],
+        )
+        if backlog is not None:
+            for e in self.metrics.credentials:
+                expiry.add_metric([e.adapter, e.credential], e.expires_at.timestamp())
+        yield expiry

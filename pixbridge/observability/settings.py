@@ -1,4 +1,5 @@
-"""``[observability]``: where the metrics and health endpoint listen, and when intake stalls."""
+"""``[observability]``: where the metrics and health endpoint listen, when intake stalls, and
+how early credentials about to expire are warned of."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class ObservabilitySettings(BaseModel):
     """``ADDRESS:PORT`` serving ``/metrics`` and ``/healthz``; empty: no endpoint."""
     stall_after: float = Field(default=300.0, gt=0)
     """Seconds without a completed pass, or a message waiting longer, before health fails."""
+    credential_warning_days: int = Field(default=14, ge=0)
+    """Days before a client secret, certificate or API token expires that ``pixbridge run``
+    logs a daily warning and ``pixbridge doctor`` warns; 0: only once it has expired."""
 
     @field_validator("listen")
     @classmethod

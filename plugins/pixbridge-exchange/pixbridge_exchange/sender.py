@@ -21,6 +21,7 @@ from pixbridge.adapters import AdapterContext, MailSender
 from pixbridge.builtins.maildir import is_addr_spec
 from pixbridge.errors import AdapterError, PermanentAdapterError
 from pixbridge.models import OutgoingMail
+from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_exchange.connection import Mailbox
 from pixbridge_exchange.settings import SenderSettings
 
@@ -104,6 +105,10 @@ class ExchangeSender(MailSender):
     def open(self) -> None:
         """Prepare the connection; refuses an incomplete configuration. No I/O yet."""
         _ = self.mailbox
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The OAuth2 client secret's expiry (``oauth2_client_secret_expires``), if set."""
+        return self.settings.credential_expiries(self.name)
 
     def close(self) -> None:
         """Close the HTTP sessions; safe to repeat."""

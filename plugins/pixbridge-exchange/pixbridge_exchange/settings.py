@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pixbridge.adapters import AdapterSettings
+from pixbridge.observability.credentials import CredentialExpiry, ExpiryDate
 
 __all__ = ["SERVER_VERSIONS", "ExchangeSettings", "SenderSettings", "SourceSettings"]
 
@@ -50,6 +51,11 @@ class ExchangeSettings(AdapterSettings):
     """For ``oauth2``: the tenant id."""
     oauth2_client_secret: SecretStr | None = None
     """For ``oauth2``: the client secret, by reference."""
+    oauth2_client_secret_expires: ExpiryDate | None = None
+    """For ``oauth2``: when the client secret expires (``2026-03-31``), as the app registration
+    shows it under Certificates & secrets; pixbridge warns ahead (``[observability]
+    credential_warning_days``). Written by hand: the app cannot read its own secrets' expiry
+    without a further permission."""
     mailbox: str = ""
     """The mailbox's primary SMTP address, e.g. ``support@example.com``."""
     timeout: float = Field(default=60.0, gt=0, le=600)
@@ -90,6 +96,26 @@ class ExchangeSettings(AdapterSettings):
             if not 2 <= len(parts) <= 4 or not all(p.isdigit() for p in parts):
                 raise ValueError(f"server_build {value!r} is not like 15.1.2507.6")
         return value
+
+    @model_validator(mode="after")
+    def _expiry_needs_oauth2(self) -> ExchangeSettings:
+        if self.oauth2_client_secret_expires is not None and self.auth != "oauth2":
+            raise ValueError(
+                f'oauth2_client_secret_expires is for auth = "oauth2", not "{self.auth}": remove it'
+            )
+        return self
+
+    def credential_expiries(self, table: str) -> list[CredentialExpiry]:
+        """The OAuth2 client secret's expiry, if set (``[adapters.<table>]``)."""
+        expires = self.oauth2_client_secret_expires
+        if self.auth != "oauth2" or expires is None:
+            return []
+        t = f"adapters.{table}"
+        renew = (
+            "add a new client secret to the app registration (Certificates & secrets), then set "
+            f"{t}.oauth2_client_secret and its expiry date in {t}.oauth2_client_secret_expires"
+        )
+        return [CredentialExpiry(table, "oauth2_client_secret", expires, "settings", renew)]
 
     def build(self) -> tuple[int, int, int, int]:
         """The server build as four numbers, from ``server_build`` or ``server_version``."""

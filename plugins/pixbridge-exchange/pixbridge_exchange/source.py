@@ -19,6 +19,7 @@ from exchangelib.folders import Folder
 from pixbridge.adapters import AdapterContext, MailSource
 from pixbridge.errors import AdapterError, PermanentAdapterError
 from pixbridge.models import InboundRef, MailOutcome
+from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_exchange.connection import FolderMissing, Mailbox
 from pixbridge_exchange.settings import SourceSettings
 
@@ -73,6 +74,10 @@ class ExchangeSource(MailSource):
     def open(self) -> None:
         """Prepare the connection; refuses an incomplete configuration. No I/O yet."""
         _ = self.mailbox
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The OAuth2 client secret's expiry (``oauth2_client_secret_expires``), if set."""
+        return self.settings.credential_expiries(self.name)
 
     def close(self) -> None:
         """Drop the subscription (best effort) and the HTTP sessions; safe to repeat."""

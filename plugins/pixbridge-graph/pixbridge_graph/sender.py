@@ -26,6 +26,8 @@ from pixbridge.adapters import AdapterContext, MailSender
 from pixbridge.builtins.maildir import is_addr_spec
 from pixbridge.errors import AdapterError, NeedsCredentials, PermanentAdapterError
 from pixbridge.models import OutgoingMail
+from pixbridge.observability.credentials import CredentialExpiry
+from pixbridge_graph.auth import credential_expiries
 from pixbridge_graph.client import GraphClient, GraphRefused
 from pixbridge_graph.settings import GraphSenderSettings
 
@@ -53,6 +55,10 @@ class GraphSender(MailSender):
         if problems:
             raise NeedsCredentials("; ".join(problems))
         self.client = GraphClient(self.settings, self.name)
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The client secret's (``client_secret_expires``) or the certificate's expiry."""
+        return credential_expiries(self.settings, self.name)
 
     def close(self) -> None:
         """Close the HTTP connections."""

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pixbridge.adapters import AdapterSettings
+from pixbridge.observability.credentials import ExpiryDate
 
 __all__ = ["GraphConnectionSettings", "GraphSenderSettings", "GraphSourceSettings"]
 
@@ -40,8 +41,15 @@ class GraphConnectionSettings(AdapterSettings):
     """The application (client) id of the app registration."""
     client_secret: SecretStr | None = None
     """The app's client secret, by reference: ``client_secret = { "$env" = "GRAPH_SECRET" }``."""
+    client_secret_expires: ExpiryDate | None = None
+    """When ``client_secret`` expires (``2026-03-31``), as the app registration shows it under
+    Certificates & secrets; pixbridge warns ahead (``[observability] credential_warning_days``).
+    Written by hand because an app signing in with client credentials cannot read its own
+    secrets' expiry without a further Graph permission (Application.Read.All)."""
     certificate_file: Path | None = None
-    """Instead of a secret: a PEM file holding the app's certificate and its private key."""
+    """Instead of a secret: a PEM file holding the app's certificate and its private key.
+
+    Its expiry (the certificate's notAfter) is read from the file and warned of ahead."""
     certificate_password: SecretStr | None = None
     """The password of the private key in ``certificate_file``, by reference, if it has one."""
     mailbox: str = ""
@@ -85,6 +93,11 @@ class GraphConnectionSettings(AdapterSettings):
     def _one_credential(self) -> GraphConnectionSettings:
         if self.client_secret is not None and self.certificate_file is not None:
             raise ValueError("set client_secret or certificate_file, not both")
+        if self.client_secret_expires is not None and self.certificate_file is not None:
+            raise ValueError(
+                "client_secret_expires is the expiry of client_secret; with certificate_file "
+                "the expiry is read from the certificate: remove client_secret_expires"
+            )
         return self
 
     @property

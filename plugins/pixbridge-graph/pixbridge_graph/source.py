@@ -27,6 +27,8 @@ from urllib.parse import quote
 from pixbridge.adapters import AdapterContext, MailSource
 from pixbridge.errors import AdapterError, NeedsCredentials, PermanentAdapterError
 from pixbridge.models import InboundRef, MailOutcome
+from pixbridge.observability.credentials import CredentialExpiry
+from pixbridge_graph.auth import credential_expiries
 from pixbridge_graph.client import GraphClient, GraphRefused
 from pixbridge_graph.folders import resolve_folder
 from pixbridge_graph.settings import GraphSourceSettings
@@ -67,6 +69,10 @@ class GraphSource(MailSource):
             raise NeedsCredentials("; ".join(problems))
         self.client = GraphClient(self.settings, self.name)
         self._resolve_folders()
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The client secret's (``client_secret_expires``) or the certificate's expiry."""
+        return credential_expiries(self.settings, self.name)
 
     def close(self) -> None:
         """Close the HTTP connections; the delta link is forgotten with the process."""

@@ -32,6 +32,7 @@ from pixbridge.models import (
     TrackedRequest,
     TrackerComment,
 )
+from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_jira import body
 from pixbridge_jira.mapping import Mapping
 from pixbridge_jira.session import JiraSession
@@ -152,6 +153,10 @@ class JiraTracker(Tracker):
         with self._hints_lock:
             rest, self._hints = self._hints, dict.fromkeys(refs)
             self._hints.update(rest)
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The token's expiry (``token_expires``), if set."""
+        return self.settings.credential_expiries()
 
     def check(self) -> list[str]:
         """What ``pixbridge doctor`` reports; see :func:`pixbridge_jira.doctor.problems`."""

@@ -34,6 +34,7 @@ from pixbridge.adapters import AdapterContext, ReleasePublisher
 from pixbridge.builtins.directory_publisher import parse_version
 from pixbridge.errors import AdapterError, PermanentAdapterError
 from pixbridge.models import PublishedRelease, ReleaseManifest
+from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_jira.session import JiraSession
 from pixbridge_jira.settings import JiraConnection
 from pixbridge_jira.versions import JiraVersions
@@ -110,6 +111,10 @@ class JiraVersionPublisher(ReleasePublisher):
         problems = self.settings.setup_problems()
         if problems:
             raise PermanentAdapterError("; ".join(problems))
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The token's expiry (``token_expires``), if set."""
+        return self.settings.credential_expiries()
 
     def check(self) -> list[str]:
         """``pixbridge doctor``: the project and its versions can be read."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from pixbridge.adapters import AdapterSettings
 from pixbridge.models import RequestStatus
+from pixbridge.observability.credentials import CredentialExpiry, ExpiryDate
 
 __all__ = [
     "DEFAULT_PRIORITIES",
@@ -63,6 +64,10 @@ class JiraConnection(AdapterSettings):
     """The account's e-mail (``api_token``) or user name (``basic``)."""
     token: SecretStr | None = None
     """The PAT or API token, by reference: ``token = { "$env" = "JIRA_TOKEN" }``."""
+    token_expires: ExpiryDate | None = None
+    """When ``token`` expires (``2026-03-31``), so pixbridge warns ahead (``[observability]
+    credential_warning_days``): the date shown when the Cloud API token (a year at most) or the
+    Data Center personal access token was created, or in the list of tokens."""
     password: SecretStr | None = None
     """The password for ``basic``, by reference."""
     project: str = ""
@@ -102,6 +107,27 @@ class JiraConnection(AdapterSettings):
                 f"version_name {value!r} must contain {{version}} and not start or end with a space"
             )
         return value
+
+    @model_validator(mode="after")
+    def _expiry_needs_token(self) -> JiraConnection:
+        if self.token_expires is not None and self.auth == "basic":
+            raise ValueError(
+                'token_expires is the expiry of token, which auth = "basic" does not use: remove it'
+            )
+        return self
+
+    def credential_expiries(self) -> list[CredentialExpiry]:
+        """The token's expiry (``token_expires``), if set."""
+        if self.auth == "basic" or self.token_expires is None:
+            return []
+        t = f"adapters.{self.table}"
+        where = (
+            "an API token at https://id.atlassian.com/manage-profile/security/api-tokens"
+            if self.auth == "api_token"
+            else "a personal access token in Jira (your profile, Personal Access Tokens)"
+        )
+        renew = f"create {where}, then set {t}.token and its expiry date in {t}.token_expires"
+        return [CredentialExpiry(self.table, "token", self.token_expires, "settings", renew)]
 
     def version_for(self, product: str, version: str) -> str:
         """The Jira version name of build *version* of *product*."""
