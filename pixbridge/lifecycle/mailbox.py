@@ -8,6 +8,7 @@ message either in the mailbox or safely in the state store, and usually both.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pixbridge.faults import crashpoint
@@ -84,6 +85,15 @@ class ParsedCache:
         self._priorities.pop(number, None)
 
 
+@dataclass(frozen=True)
+class _FirstLook:
+    """What :meth:`MailboxStage._first_look` found (nothing if the message does not parse)."""
+
+    message: ParsedMessage | None = None
+    known: dict[str, object] = field(default_factory=dict)
+    priority: tuple[Intake, PriorityDecision] | None = None
+
+
 class MailboxStage:
     """Accepts mail from the configured mail source and acknowledges it."""
 
@@ -100,54 +110,65 @@ class MailboxStage:
         todo = [r for r in refs if r.ref not in known][: self.app.settings.lifecycle.batch_size]
         accepted = 0
         while accepted < len(todo):
-            # Several messages per commit: each commit is an fsync, and the mailbox is not told
-            # anything before the commit, so a crash inside a chunk only means reading it again.
+            # Read and look at a chunk first, then record it in one short transaction: the
+            # write lock is not held while parsing, which instances sharing the store would
+            # otherwise wait for. Several messages per commit, because each commit is an fsync;
+            # the mailbox is told nothing before the commit, so a crash only means reading the
+            # chunk again.
+            chunk: list[tuple[str, bytes, datetime, _FirstLook]] = []
             chunk_bytes = 0
+            for ref in todo[accepted : accepted + _CHUNK_MESSAGES]:
+                raw = source.read(ref.ref)
+                now = self.app.clock.now()
+                chunk.append((ref.ref, raw, now, self._first_look(raw, now)))
+                chunk_bytes += len(raw)
+                if chunk_bytes > _CHUNK_BYTES:
+                    break
+            numbers = []
             with store.db.transaction():
-                for ref in todo[accepted : accepted + _CHUNK_MESSAGES]:
-                    raw = source.read(ref.ref)
-                    now = self.app.clock.now()
-                    number = store.accept(source.name, ref.ref, raw, now)
-                    learnt = self._first_look(number, raw, now)
-                    if learnt:
-                        store.update_message(number, **learnt)
+                for ref_name, raw, now, look in chunk:
+                    number = store.accept(source.name, ref_name, raw, now)
+                    if look.known:
+                        store.update_message(number, **look.known)
                     store.log(
                         "accepted", at=now, message=number, mailbox=source.name, size=len(raw)
                     )
-                    accepted += 1
-                    chunk_bytes += len(raw)
-                    if chunk_bytes > _CHUNK_BYTES:
-                        break
+                    numbers.append(number)
+            for number, (_, raw, _, look) in zip(numbers, chunk, strict=True):
+                if look.message is not None:
+                    self.parsed.put(number, len(raw), look.message)
+                if look.priority is not None:
+                    self.parsed.put_priority(number, *look.priority)
+            accepted += len(chunk)
             crashpoint("after_accept")
         return accepted
 
-    def _first_look(self, number: int, raw: bytes, now: datetime) -> dict[str, object]:
+    def _first_look(self, raw: bytes, now: datetime) -> _FirstLook:
         """What accepting learns of a message: its sender (which keeps a conversation in order
         when instances share the work) and a first guess at urgency, so that blocking problems
         in a backlog go first."""
         try:
             message = parse_message(raw, limits=self.limits)
         except Exception:
-            return {}  # processing parses it again and records what is wrong with it
-        self.parsed.put(number, len(raw), message)
+            return _FirstLook()  # processing parses it again and records what is wrong with it
         known: dict[str, object] = {
             "sender": message.sender,
             "subject": message.subject,
             "message_id": message.message_id,
         }
         if message.in_reply_to or message.references or KEY_IN_SUBJECT.search(message.subject):
-            return known  # a reply must never overtake the request it answers
+            return _FirstLook(message, known)  # a reply must never overtake its request
         app = self.app
         intake = Intake(message, now, message.sender, message.language)
         try:
             decision = app.hooks.decide_priority(intake=intake, ctx=app.ctx)
         except Exception:
-            return known  # the registration decides again, and reports a broken hook there
-        self.parsed.put_priority(number, intake, decision)
+            # The registration decides again, and reports a broken hook there.
+            return _FirstLook(message, known)
         rank = PRIORITY_RANK.get(decision.level)
         if rank is not None and rank != PRIORITY_RANK["normal"]:
             known["priority_rank"] = rank
-        return known
+        return _FirstLook(message, known, (intake, decision))
 
     def acknowledge(self) -> int:
         """Tell the mailbox about every finished message (moved, never deleted)."""
