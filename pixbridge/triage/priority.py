@@ -34,33 +34,36 @@ class Rule:
     level: str = "blocker"
     negatable: bool = True
     """False for rules that are themselves a negative statement ("не работает")."""
+    needles: tuple[str, ...] = ()
+    """Case-folded words of which every match contains one; a text holding none of them is not
+    scanned for the rule. Empty: always scanned (patterns from settings)."""
 
 
 RULES: tuple[Rule, ...] = (
     # English
-    Rule("not working", r"(?:does\s*n[o'’]t|do\s*n[o'’]t|is\s*n[o'’]t|are\s*n[o'’]t|not)\s+work(?:ing|s)?", negatable=False),
-    Rule("stopped working", r"stopped\s+working", negatable=False),
-    Rule("cannot start", r"(?:can\s*not|can[’']t|won[’']t|will\s+not|unable\s+to|fail(?:s|ed)?\s+to|does\s*n[o'’]t)\s+(?:start|launch|run|open|log\s*in)", negatable=False),
-    Rule("nobody can work", r"(?:nobody|no\s+one|no\s+user)\s+can", negatable=False),
-    Rule("crashes", r"crash(?:es|ed|ing)?"),
-    Rule("production down", r"(?:production|prod|system|server|service|everything)\s+(?:is\s+|went\s+)?down"),
-    Rule("blocked", r"blocked|blocker|blocking"),
-    Rule("all users", r"all\s+(?:of\s+)?(?:our\s+|the\s+)?users"),
-    Rule("work stopped", r"(?:work|production|operations?)\s+(?:has\s+|have\s+|is\s+)?(?:stopped|halted|at\s+a\s+standstill)"),
-    Rule("outage", r"outage"),
+    Rule("not working", r"(?:does\s*n[o'’]t|do\s*n[o'’]t|is\s*n[o'’]t|are\s*n[o'’]t|not)\s+work(?:ing|s)?", negatable=False, needles=("work",)),
+    Rule("stopped working", r"stopped\s+working", negatable=False, needles=("work",)),
+    Rule("cannot start", r"(?:can\s*not|can[’']t|won[’']t|will\s+not|unable\s+to|fail(?:s|ed)?\s+to|does\s*n[o'’]t)\s+(?:start|launch|run|open|log\s*in)", negatable=False, needles=("start", "launch", "run", "open", "log")),
+    Rule("nobody can work", r"(?:nobody|no\s+one|no\s+user)\s+can", negatable=False, needles=("can",)),
+    Rule("crashes", r"crash(?:es|ed|ing)?", needles=("crash",)),
+    Rule("production down", r"(?:production|prod|system|server|service|everything)\s+(?:is\s+|went\s+)?down", needles=("down",)),
+    Rule("blocked", r"blocked|blocker|blocking", needles=("block",)),
+    Rule("all users", r"all\s+(?:of\s+)?(?:our\s+|the\s+)?users", needles=("user",)),
+    Rule("work stopped", r"(?:work|production|operations?)\s+(?:has\s+|have\s+|is\s+)?(?:stopped|halted|at\s+a\s+standstill)", needles=("stopped", "halted", "standstill")),
+    Rule("outage", r"outage", needles=("outage",)),
     # Russian, by stems
-    Rule("не работает", r"не\s+работа(?:ет|ют|л|ла|ло|ли)", negatable=False),
-    Rule("перестал работать", r"перестал\w*\s+работать", negatable=False),
-    Rule("не запускается", r"не\s+(?:запуска|запусти|стартуе|стартую|открыва|загружа)\w*", negatable=False),
-    Rule("невозможно работать", r"(?:невозможно|нельзя|не\s+мо(?:жем|гу|жет|гут))\s+(?:работать|запустить|войти|открыть)", negatable=False),
-    Rule("остановлена работа", r"останов\w*\s+(?:\w+\s+){0,2}работ\w*|работ\w*\s+(?:\w+\s+){0,3}(?:останов|парализ|встал)\w*"),
-    Rule("все пользователи", r"(?:вс[её]|всех|всем|всеми)\s+(?:\w+\s+)?пользовател\w*"),
-    Rule("падает", r"(?:пада(?:ет|ют|л\w*)|упал[аио]?|вылета\w*|аварийно\s+заверша\w*)"),
-    Rule("блокирует", r"(?:за)?блокир\w*"),
-    Rule("простаивает", r"простаива\w*|простой\s+(?:работ|производств|отдел|всех)\w*"),
+    Rule("не работает", r"не\s+работа(?:ет|ют|л|ла|ло|ли)", negatable=False, needles=("работа",)),
+    Rule("перестал работать", r"перестал\w*\s+работать", negatable=False, needles=("перестал",)),
+    Rule("не запускается", r"не\s+(?:запуска|запусти|стартуе|стартую|открыва|загружа)\w*", negatable=False, needles=("запуска", "запусти", "стартуе", "стартую", "открыва", "загружа")),
+    Rule("невозможно работать", r"(?:невозможно|нельзя|не\s+мо(?:жем|гу|жет|гут))\s+(?:работать|запустить|войти|открыть)", negatable=False, needles=("работать", "запустить", "войти", "открыть")),
+    Rule("остановлена работа", r"останов\w*\s+(?:\w+\s+){0,2}работ\w*|работ\w*\s+(?:\w+\s+){0,3}(?:останов|парализ|встал)\w*", needles=("работ",)),
+    Rule("все пользователи", r"(?:вс[её]|всех|всем|всеми)\s+(?:\w+\s+)?пользовател\w*", needles=("пользовател",)),
+    Rule("падает", r"(?:пада(?:ет|ют|л\w*)|упал[аио]?|вылета\w*|аварийно\s+заверша\w*)", needles=("пада", "упал", "вылета", "заверша")),
+    Rule("блокирует", r"(?:за)?блокир\w*", needles=("блокир",)),
+    Rule("простаивает", r"простаива\w*|простой\s+(?:работ|производств|отдел|всех)\w*", needles=("простаива", "простой")),
     # Urgency without a blocking problem
-    Rule("urgent", r"urgent(?:ly)?|asap", level="high"),
-    Rule("срочно", r"срочн\w*", level="high"),
+    Rule("urgent", r"urgent(?:ly)?|asap", level="high", needles=("urgent", "asap")),
+    Rule("срочно", r"срочн\w*", level="high", needles=("срочн",)),
 )  # fmt: skip
 """The built-in content rules; ``[triage] blocking_patterns`` adds more blocker rules."""
 
@@ -100,7 +103,7 @@ def _own_text(message: ParsedMessage) -> str:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=512)
 def _combined(extra: tuple[str, ...], without: frozenset[int]) -> re.Pattern[str] | None:
     """The rules not in *without* as one pattern (``None`` if none is left).
 
@@ -120,7 +123,15 @@ def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, s
     fired: dict[int, tuple[Rule, str]] = {}
     # One pass over the text for all rules (a pass per rule was the costliest step of intake),
     # and a rule that fired leaves the pattern: a pasted log says "error" hundreds of times.
-    pattern = _combined(extra, frozenset())
+    # A rule whose every word is missing cannot match, so it is left out from the start:
+    # finding a word is a fast substring search, trying an alternative at every position not.
+    folded = text.casefold()
+    absent = frozenset(
+        n
+        for n, (rule, _) in enumerate(rules)
+        if rule.needles and not any(word in folded for word in rule.needles)
+    )
+    pattern = _combined(extra, absent)
     position = 0
     while pattern is not None:
         match = pattern.search(text, position)
@@ -133,7 +144,7 @@ def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, s
         if rule.negatable and _NEGATION.search(before):
             continue
         fired[n] = (rule, re.sub(r"\s+", " ", match.group(0)))
-        pattern = _combined(extra, frozenset(fired))
+        pattern = _combined(extra, absent | frozenset(fired))
     return [fired[n] for n in sorted(fired)]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixbridge.models import ParsedMessage
-from pixbridge.triage.priority import classify
+from pixbridge.triage.priority import RULES, Rule, classify
 from pixbridge.triage.settings import TriageSettings
 
 DEFAULTS = TriageSettings()
@@ -128,3 +131,14 @@ def test_extra_blocking_patterns_from_settings(message: Callable[..., ParsedMess
 @pytest.fixture
 def message(make_message: Callable[..., ParsedMessage]) -> Callable[..., ParsedMessage]:
     return make_message
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_every_match_of_a_rule_holds_one_of_its_words(rule: Rule, data: st.DataObject) -> None:
+    # A rule is not scanned for in a text holding none of its words; this proves the words
+    # are necessary: whatever the pattern matches (any case) contains one of them.
+    assert rule.needles, f"built-in rule {rule.name!r} has no words to look for"
+    matched = data.draw(st.from_regex(re.compile(rule.pattern, re.IGNORECASE), fullmatch=True))
+    assert any(word in matched.casefold() for word in rule.needles), matched
