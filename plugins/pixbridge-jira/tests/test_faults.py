@@ -96,6 +96,18 @@ def test_5xx_backs_off_then_recovers(fake: FakeJira, tracker: JiraTracker) -> No
     assert [r.status for r in fake.requests("GET", rf"/issue/{key}$")][:4] == [503, 503, 503, 200]
 
 
+def test_503_with_retry_after_waits_at_least_that_long(
+    fake: FakeJira, tracker: JiraTracker
+) -> None:
+    key = tracker.create_request(draft("pb-503-ra"))
+    fake.inject(Fault("GET", r"/issue/", status=503, retry_after=1, times=2))
+    assert tracker.get_request(key).key == key
+    tries = fake.requests("GET", rf"/issue/{key}$")
+    assert [r.status for r in tries] == [503, 503, 200]
+    assert fake.early_retries == 0, "a request came before Retry-After had passed"
+    assert all(b.at - a.at >= 1.0 for a, b in itertools.pairwise(tries))
+
+
 def test_outage_is_transient(fake: FakeJira, tracker: JiraTracker) -> None:
     fake.inject(Fault("GET", r"/search", status=502, times=100))
     with pytest.raises(TransientAdapterError) as caught:
