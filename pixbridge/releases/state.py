@@ -12,17 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pixbridge.store.rows import from_row, ts
 from pixbridge.store.state import StateStore
 
 __all__ = ["ReleaseRow", "ReleaseStore", "StepRow", "WaitingRow"]
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -67,44 +60,6 @@ class WaitingRow:
     release_id: int | None
 
 
-def _release(row: Any) -> ReleaseRow:
-    return ReleaseRow(
-        id=row["id"],
-        product=row["product"],
-        generation=row["generation"],
-        build=row["build"],
-        version=row["version"],
-        identity=row["identity"],
-        manifest=json.loads(row["manifest"]),
-        status=row["status"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        published_at=_when(row["published_at"]),
-    )
-
-
-def _step(row: Any) -> StepRow:
-    return StepRow(
-        release_id=row["release_id"],
-        publisher=row["publisher"],
-        state=row["state"],
-        attempts=row["attempts"],
-        url=row["url"],
-        details=json.loads(row["details"]),
-        last_error=row["last_error"],
-    )
-
-
-def _waiting(row: Any) -> WaitingRow:
-    return WaitingRow(
-        request_key=row["request_key"],
-        product=row["product"],
-        version=row["version"],
-        marked_by=row["marked_by"],
-        marked_at=datetime.fromisoformat(row["marked_at"]),
-        release_id=row["release_id"],
-    )
-
-
 class ReleaseStore:
     """Typed access to ``releases``, ``release_steps``, ``waiting_builds``, ``release_notifications``."""
 
@@ -120,7 +75,7 @@ class ReleaseStore:
         row = self._c.execute(
             "SELECT * FROM releases WHERE product = ? AND version = ?", (product, version)
         ).fetchone()
-        return _release(row) if row else None
+        return from_row(ReleaseRow, row) if row else None
 
     def releases(self, product: str | None = None) -> list[ReleaseRow]:
         """Recorded releases in build order, of one product or of all."""
@@ -130,7 +85,7 @@ class ReleaseStore:
             rows = self._c.execute(
                 "SELECT * FROM releases WHERE product = ? ORDER BY build", (product,)
             )
-        return [_release(r) for r in rows]
+        return [from_row(ReleaseRow, r) for r in rows]
 
     def insert_release(
         self,
@@ -153,7 +108,7 @@ class ReleaseStore:
                 f"{generation}.{build}",
                 identity,
                 json.dumps(manifest, ensure_ascii=False, sort_keys=True),
-                _ts(at),
+                ts(at),
             ),
         ).fetchall()
         return int(row[0])
@@ -163,7 +118,7 @@ class ReleaseStore:
         self._c.execute(
             "UPDATE releases SET status = 'published', published_at = COALESCE(published_at, ?)"
             " WHERE id = ?",
-            (_ts(at), release_id),
+            (ts(at), release_id),
         )
 
     # ---------------------------------------------------------------- steps
@@ -173,7 +128,7 @@ class ReleaseStore:
         rows = self._c.execute(
             "SELECT * FROM release_steps WHERE release_id = ? ORDER BY position", (release_id,)
         )
-        return [_step(r) for r in rows]
+        return [from_row(StepRow, r) for r in rows]
 
     def add_step(self, release_id: int, publisher: str, at: datetime) -> None:
         """Plan publishing to *publisher* (already planned: nothing changes)."""
@@ -181,7 +136,7 @@ class ReleaseStore:
             "INSERT INTO release_steps (release_id, publisher, updated_at, position)"
             " VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM release_steps"
             " WHERE release_id = ?)) ON CONFLICT DO NOTHING",
-            (release_id, publisher, _ts(at), release_id),
+            (release_id, publisher, ts(at), release_id),
         )
 
     def step_done(
@@ -191,7 +146,7 @@ class ReleaseStore:
         self._c.execute(
             "UPDATE release_steps SET state = 'done', attempts = attempts + 1, url = ?,"
             " details = ?, last_error = NULL, updated_at = ? WHERE release_id = ? AND publisher = ?",
-            (url, json.dumps(dict(details), sort_keys=True), _ts(at), release_id, publisher),
+            (url, json.dumps(dict(details), sort_keys=True), ts(at), release_id, publisher),
         )
 
     def step_failed(self, release_id: int, publisher: str, error: str, at: datetime) -> None:
@@ -199,7 +154,7 @@ class ReleaseStore:
         self._c.execute(
             "UPDATE release_steps SET state = 'failed', attempts = attempts + 1, last_error = ?,"
             " updated_at = ? WHERE release_id = ? AND publisher = ?",
-            (error, _ts(at), release_id, publisher),
+            (error, ts(at), release_id, publisher),
         )
 
     # ---------------------------------------------------------------- waiting for a build
@@ -213,7 +168,7 @@ class ReleaseStore:
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET"
             " product = excluded.product, version = excluded.version,"
             " marked_by = excluded.marked_by, marked_at = excluded.marked_at",
-            (request_key, product, version, by, _ts(at)),
+            (request_key, product, version, by, ts(at)),
         )
 
     def waiting(self, request_key: str) -> WaitingRow | None:
@@ -221,7 +176,7 @@ class ReleaseStore:
         row = self._c.execute(
             "SELECT * FROM waiting_builds WHERE request_key = ?", (request_key,)
         ).fetchone()
-        return _waiting(row) if row else None
+        return from_row(WaitingRow, row) if row else None
 
     def waiting_for(self, product: str, version: str) -> list[WaitingRow]:
         """The requests waiting for one build (told or not), in the order they were marked."""
@@ -230,7 +185,7 @@ class ReleaseStore:
             " ORDER BY marked_at, request_key",
             (product, version),
         )
-        return [_waiting(r) for r in rows]
+        return [from_row(WaitingRow, r) for r in rows]
 
     # ---------------------------------------------------------------- notifications
 
@@ -239,7 +194,7 @@ class ReleaseStore:
         cur = self._c.execute(
             "INSERT INTO release_notifications (release_id, request_key, cause,"
             " queued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (release_id, request_key, cause, _ts(at)),
+            (release_id, request_key, cause, ts(at)),
         )
         self._c.execute(
             "UPDATE waiting_builds SET release_id = ? WHERE request_key = ?",

@@ -12,18 +12,11 @@ Both backends claim atomically: the claiming statement runs under :meth:`Databas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pixbridge.store.db import Database
-from pixbridge.store.rows import (
-    LeaseRow,
-    MessageRow,
-    OutboxRow,
-    lease_row,
-    message_row,
-    outbox_row,
-    ts,
-)
+from pixbridge.store.rows import LeaseRow, MessageRow, OutboxRow, from_row, ts
 
 __all__ = ["ClaimsMixin"]
 
@@ -66,7 +59,7 @@ class ClaimsMixin:
                 " RETURNING *",
                 (holder, until, ts(now), holder, ts(now), holder, ts(now), limit),
             ).fetchall()
-        claimed = [message_row(r) for r in rows]
+        claimed = [from_row(MessageRow, r) for r in rows]
         return sorted(claimed, key=lambda m: (m.priority_rank, m.id))
 
     def release_claim(self, message: int, holder: str | None = None) -> None:
@@ -102,7 +95,7 @@ class ClaimsMixin:
                 " RETURNING *",
                 (holder, until, ts(now), holder, ts(now), limit),
             ).fetchall()
-        return sorted((outbox_row(r) for r in rows), key=lambda o: o.id)
+        return sorted((from_row(OutboxRow, r) for r in rows), key=lambda o: o.id)
 
     def release_outbox_claim(self, row_id: int, holder: str | None = None) -> None:
         """Give mail *row_id* free again (only if *holder*'s, when *holder* is given)."""
@@ -116,6 +109,25 @@ class ClaimsMixin:
                 " WHERE id = ? AND claimed_by = ?",
                 (row_id, holder),
             )
+
+    def keep_claims(
+        self, table: str, ids: Sequence[int], holder: str, now: datetime, ttl: timedelta
+    ) -> set[int]:
+        """Renew *holder*'s claims on rows *ids* of *table* (``messages`` or ``outbox``) until
+        ``now + ttl``; returns the ids it still holds. A row whose claim expired and was taken
+        by another instance, or that is finished, is not among them."""
+        if table not in ("messages", "outbox"):
+            raise ValueError(f"no claims in table {table!r}")
+        if not ids:
+            return set()
+        unfinished = "('accepted', 'registering')" if table == "messages" else "('pending')"
+        marks = ", ".join("?" for _ in ids)
+        rows = self.db.execute(
+            f"UPDATE {table} SET claim_until = ? WHERE id IN ({marks})"
+            f" AND claimed_by = ? AND state IN {unfinished} RETURNING id",
+            (ts(now + ttl), *ids, holder),
+        ).fetchall()
+        return {int(r["id"]) for r in rows}
 
     def release_claims(self, holder: str) -> int:
         """Give every message and mail claimed by *holder* free (a clean shutdown)."""
@@ -158,7 +170,7 @@ class ClaimsMixin:
     def lease(self, name: str) -> LeaseRow | None:
         """Lease *name* as stored (possibly expired), or ``None``."""
         row = self.db.execute("SELECT * FROM leases WHERE name = ?", (name,)).fetchone()
-        return lease_row(row) if row else None
+        return from_row(LeaseRow, row) if row else None
 
     def held_by_others(self, holder: str, now: datetime) -> bool:
         """Whether an instance other than *holder* holds an unexpired claim on unfinished work,

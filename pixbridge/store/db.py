@@ -128,12 +128,14 @@ class Database(ABC):
         self._depth = 1
         try:
             yield self
+            self._commit()
         except BaseException:
-            self._depth = 0
+            # Also when COMMIT itself fails: SQLite may leave the transaction open then (a
+            # deferred constraint, a full disk), and every later BEGIN would be refused.
             self._rollback()
             raise
-        self._depth = 0
-        self._commit()
+        finally:
+            self._depth = 0
 
     def flush(self) -> None:  # noqa: B027 - optional by design
         """Make every committed transaction durable, ``durable=False`` ones included.

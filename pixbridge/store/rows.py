@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 __all__ = [
     "LeaseRow",
     "MessageRow",
     "OutboxRow",
     "RequestRow",
-    "lease_row",
-    "message_row",
-    "outbox_row",
-    "request_row",
+    "from_row",
     "ts",
 ]
+
+R = TypeVar("R")
 
 
 def ts(value: datetime) -> str:
     """A time as stored: ISO 8601 text (UTC in practice, so text order is time order)."""
     return value.isoformat()
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -114,80 +111,44 @@ class LeaseRow:
     expires_at: datetime
 
 
-def message_row(row: Any) -> MessageRow:
-    """A ``messages`` row."""
-    return MessageRow(
-        id=row["id"],
-        mailbox=row["mailbox"],
-        source_ref=row["source_ref"],
-        message_id=row["message_id"],
-        content_hash=row["content_hash"],
-        size=row["size"],
-        received_at=datetime.fromisoformat(row["received_at"]),
-        state=row["state"],
-        outcome=row["outcome"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        verdict=row["verdict"],
-        verdict_reason=row["verdict_reason"],
-        sender=row["sender"],
-        subject=row["subject"],
-        request_key=row["request_key"],
-        marker=row["marker"],
-        priority_rank=row["priority_rank"],
-        mailbox_acked=bool(row["mailbox_acked"]),
-        claimed_by=row["claimed_by"],
-        claim_until=_when(row["claim_until"]),
-    )
+# ---------------------------------------------------------------------- database row -> dataclass
+
+_STORED_AS: dict[Any, Callable[[Any], Any]] = {
+    datetime: datetime.fromisoformat,  # ISO 8601 text
+    bool: bool,  # 0 or 1
+}
 
 
-def outbox_row(row: Any) -> OutboxRow:
-    """An ``outbox`` row."""
-    return OutboxRow(
-        id=row["id"],
-        message_id=row["message_id"],
-        cause=row["cause"],
-        request_key=row["request_key"],
-        purpose=row["purpose"],
-        recipient=row["recipient"],
-        raw=bytes(row["raw"]),
-        state=row["state"],
-        attempts=row["attempts"],
-        claimed_by=row["claimed_by"],
-        claim_until=_when(row["claim_until"]),
-    )
+def _converter(hint: Any) -> Callable[[Any], Any] | None:
+    """How a column becomes a field of type *hint*; ``None``: as it is (text, numbers)."""
+    origin = get_origin(hint)
+    if origin in (types.UnionType, Union):
+        # ``X | None``: NULL stays None, anything else is converted as X.
+        inner = _converter(next(a for a in get_args(hint) if a is not type(None)))
+        return None if inner is None else (lambda v: None if v is None else inner(v))
+    if origin in (list, dict, Mapping):
+        return json.loads  # JSON text
+    return _STORED_AS.get(hint)
 
 
-def request_row(row: Any) -> RequestRow:
-    """A ``requests`` row."""
-    return RequestRow(
-        key=row["key"],
-        customer=row["customer"],
-        language=row["language"],
-        status=row["status"],
-        summary=row["summary"],
-        priority=row["priority"],
-        priority_reason=row["priority_reason"],
-        assignee=row["assignee"],
-        assignee_reason=row["assignee_reason"],
-        follows=row["follows"],
-        origin_message=row["origin_message"],
-        thread_id=row["thread_id"],
-        missing=json.loads(row["missing"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        os_version=row["os_version"],
-        serial=row["serial"],
-        facts=json.loads(row["facts"]),
-    )
+_Plan = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+_PLANS: dict[type, _Plan] = {}
 
 
-def lease_row(row: Any) -> LeaseRow:
-    """A ``leases`` row."""
-    return LeaseRow(
-        name=row["name"],
-        holder=row["holder"],
-        acquired_at=datetime.fromisoformat(row["acquired_at"]),
-        renewed_at=datetime.fromisoformat(row["renewed_at"]),
-        expires_at=datetime.fromisoformat(row["expires_at"]),
-    )
+def _plan(cls: type) -> _Plan:
+    """Each field of dataclass *cls* with its converter, worked out once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = get_type_hints(cls)
+        plan = _PLANS[cls] = tuple((f.name, _converter(hints[f.name])) for f in fields(cls))
+    return plan
+
+
+def from_row(cls: type[R], row: Any) -> R:
+    """The dataclass *cls* from a database *row* that has a column for each of its fields.
+
+    A column is converted from how the store keeps it by the field's type: ``datetime`` from
+    ISO 8601 text, ``bool`` from 0/1, ``list``/``dict``/``Mapping`` from JSON text; any other
+    field (text, numbers, bytes) takes the column as it is, and NULL stays ``None``.
+    """
+    return cls(**{name: row[name] if to is None else to(row[name]) for name, to in _plan(cls)})

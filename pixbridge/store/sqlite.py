@@ -66,6 +66,8 @@ class SqliteDatabase(Database):
     def _commit(self) -> None:
         try:
             self.conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:  # a deferred constraint (the transaction stays open)
+            raise IntegrityError(str(exc)) from exc
         finally:
             self._restore()
 

@@ -16,16 +16,7 @@ from typing import Any
 
 from pixbridge.store.claims import ClaimsMixin
 from pixbridge.store.db import Database
-from pixbridge.store.rows import (
-    LeaseRow,
-    MessageRow,
-    OutboxRow,
-    RequestRow,
-    message_row,
-    outbox_row,
-    request_row,
-    ts,
-)
+from pixbridge.store.rows import LeaseRow, MessageRow, OutboxRow, RequestRow, from_row, ts
 
 __all__ = ["LeaseRow", "MessageRow", "OutboxRow", "RequestRow", "StateStore"]
 
@@ -43,7 +34,6 @@ class StateStore(ClaimsMixin):
 
             db = SqliteDatabase(Path(db), synchronous=synchronous)
         self.db: Database = db
-        self._c = db
 
     def close(self) -> None:
         """Close the database."""
@@ -57,7 +47,7 @@ class StateStore(ClaimsMixin):
         for start in range(0, len(refs), 500):
             chunk = list(refs[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._c.execute(
+            rows = self.db.execute(
                 f"SELECT source_ref FROM messages WHERE mailbox = ? AND source_ref IN ({marks})",
                 [mailbox, *chunk],
             )
@@ -78,7 +68,7 @@ class StateStore(ClaimsMixin):
             :meth:`claim_work` keep a sender's messages in order before they are parsed.
         """
         with self.db.transaction():
-            (row,) = self._c.execute(
+            (row,) = self.db.execute(
                 "INSERT INTO messages (mailbox, source_ref, content_hash, size, received_at,"
                 " state, sender) VALUES (?, ?, ?, ?, ?, 'accepted', ?) RETURNING id",
                 (
@@ -91,22 +81,22 @@ class StateStore(ClaimsMixin):
                 ),
             ).fetchall()
             number = int(row[0])
-            self._c.execute("INSERT INTO message_raw (message, raw) VALUES (?, ?)", (number, raw))
+            self.db.execute("INSERT INTO message_raw (message, raw) VALUES (?, ?)", (number, raw))
             return number
 
     def raw(self, message: int) -> bytes:
         """The raw bytes of an accepted message, exactly as received."""
-        row = self._c.execute(
+        row = self.db.execute(
             "SELECT raw FROM message_raw WHERE message = ?", (message,)
         ).fetchone()
         return bytes(row[0])
 
     def message(self, message: int) -> MessageRow:
         """One accepted message."""
-        row = self._c.execute("SELECT * FROM messages WHERE id = ?", (message,)).fetchone()
+        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message,)).fetchone()
         if row is None:
             raise KeyError(message)
-        return message_row(row)
+        return from_row(MessageRow, row)
 
     def messages(self, *, state: str | None = None, limit: int = 1000) -> list[MessageRow]:
         """Accepted messages, newest first, optionally only those in *state*."""
@@ -117,35 +107,35 @@ class StateStore(ClaimsMixin):
             args.append(state)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return [message_row(r) for r in self._c.execute(sql, args)]
+        return [from_row(MessageRow, r) for r in self.db.execute(sql, args)]
 
     def work(self, now: datetime, limit: int) -> list[MessageRow]:
         """Messages still to process, most urgent first, then in arrival order."""
-        rows = self._c.execute(
+        rows = self.db.execute(
             "SELECT * FROM messages WHERE state IN ('accepted', 'registering')"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " ORDER BY priority_rank, id LIMIT ?",
             (ts(now), limit),
         )
-        return [message_row(r) for r in rows]
+        return [from_row(MessageRow, r) for r in rows]
 
     def update_message(self, message: int, **fields: Any) -> None:
         """Set columns of a message row."""
         cols = ", ".join(f"{name} = ?" for name in fields)
         values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
-        self._c.execute(f"UPDATE messages SET {cols} WHERE id = ?", [*values, message])
+        self.db.execute(f"UPDATE messages SET {cols} WHERE id = ?", [*values, message])
 
     def duplicate_of(self, row: MessageRow, message_id: str | None) -> int | None:
         """An earlier message from the same mailbox with the same Message-ID and content."""
         if message_id is None:
-            found = self._c.execute(
+            found = self.db.execute(
                 "SELECT id FROM messages WHERE mailbox = ? AND content_hash = ? AND id < ?"
                 " AND message_id IS NULL AND (outcome IS NULL OR outcome != 'duplicate')"
                 " ORDER BY id LIMIT 1",
                 (row.mailbox, row.content_hash, row.id),
             ).fetchone()
         else:
-            found = self._c.execute(
+            found = self.db.execute(
                 "SELECT id FROM messages WHERE mailbox = ? AND message_id = ? AND content_hash = ?"
                 " AND id < ? AND (outcome IS NULL OR outcome != 'duplicate') ORDER BY id LIMIT 1",
                 (row.mailbox, message_id, row.content_hash, row.id),
@@ -154,7 +144,7 @@ class StateStore(ClaimsMixin):
 
     def same_id_other_content(self, row: MessageRow, message_id: str) -> int | None:
         """An earlier message with the same Message-ID but different content (worth a flag)."""
-        found = self._c.execute(
+        found = self.db.execute(
             "SELECT id FROM messages WHERE mailbox = ? AND message_id = ? AND content_hash != ?"
             " AND id < ? ORDER BY id LIMIT 1",
             (row.mailbox, message_id, row.content_hash, row.id),
@@ -163,18 +153,18 @@ class StateStore(ClaimsMixin):
 
     def unacknowledged(self, mailbox: str) -> list[MessageRow]:
         """Finished messages whose mailbox has not yet been told."""
-        rows = self._c.execute(
+        rows = self.db.execute(
             "SELECT * FROM messages WHERE mailbox = ? AND mailbox_acked = 0"
             " AND state IN ('done', 'quarantined') ORDER BY id",
             (mailbox,),
         )
-        return [message_row(r) for r in rows]
+        return [from_row(MessageRow, r) for r in rows]
 
     # ---------------------------------------------------------------- requests
 
     def insert_request(self, request: RequestRow) -> None:
         """Remember a newly registered request."""
-        self._c.execute(
+        self.db.execute(
             "INSERT INTO requests (key, customer, language, status, summary, priority,"
             " priority_reason, assignee, assignee_reason, follows, origin_message, thread_id,"
             " missing, created_at, updated_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
@@ -201,30 +191,30 @@ class StateStore(ClaimsMixin):
 
     def request(self, key: str) -> RequestRow | None:
         """A request pixbridge registered, or ``None``."""
-        row = self._c.execute("SELECT * FROM requests WHERE key = ?", (key,)).fetchone()
-        return request_row(row) if row else None
+        row = self.db.execute("SELECT * FROM requests WHERE key = ?", (key,)).fetchone()
+        return from_row(RequestRow, row) if row else None
 
     def requests(self, limit: int = 1000) -> list[RequestRow]:
         """Registered requests, newest first."""
-        rows = self._c.execute("SELECT * FROM requests ORDER BY seq DESC LIMIT ?", (limit,))
-        return [request_row(r) for r in rows]
+        rows = self.db.execute("SELECT * FROM requests ORDER BY seq DESC LIMIT ?", (limit,))
+        return [from_row(RequestRow, r) for r in rows]
 
     def set_request_status(self, key: str, status: str, at: datetime) -> None:
         """Record a request's new status."""
-        self._c.execute(
+        self.db.execute(
             "UPDATE requests SET status = ?, updated_at = ? WHERE key = ?", (status, ts(at), key)
         )
 
     def set_missing(self, key: str, missing: Sequence[str], at: datetime) -> None:
         """Record which required items a request still lacks."""
-        self._c.execute(
+        self.db.execute(
             "UPDATE requests SET missing = ?, updated_at = ? WHERE key = ?",
             (json.dumps(list(missing)), ts(at), key),
         )
 
     def set_facts(self, key: str, facts: Mapping[str, str], at: datetime) -> None:
         """Record what triage found on a request (its OS version and serial among them)."""
-        self._c.execute(
+        self.db.execute(
             "UPDATE requests SET facts = ?, os_version = ?, serial = ?, updated_at = ?"
             " WHERE key = ?",
             (
@@ -238,14 +228,14 @@ class StateStore(ClaimsMixin):
 
     def add_participant(self, key: str, address: str) -> None:
         """Let *address* write to request *key* by its number in the subject."""
-        self._c.execute(
+        self.db.execute(
             "INSERT INTO participants (request_key, address) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (key, address.lower()),
         )
 
     def is_participant(self, key: str, address: str) -> bool:
         """Whether *address* takes part in request *key*."""
-        row = self._c.execute(
+        row = self.db.execute(
             "SELECT 1 FROM participants WHERE request_key = ? AND address = ?",
             (key, address.lower()),
         ).fetchone()
@@ -257,13 +247,13 @@ class StateStore(ClaimsMixin):
         if not ids:
             return None
         marks = ",".join("?" * len(ids))
-        row = self._c.execute(
+        row = self.db.execute(
             f"SELECT request_key FROM outbox WHERE message_id IN ({marks})"
             " AND request_key IS NOT NULL ORDER BY id DESC LIMIT 1",
             ids,
         ).fetchone()
         if row is None:
-            row = self._c.execute(
+            row = self.db.execute(
                 f"SELECT request_key FROM messages WHERE message_id IN ({marks})"
                 " AND request_key IS NOT NULL ORDER BY id DESC LIMIT 1",
                 ids,
@@ -284,7 +274,7 @@ class StateStore(ClaimsMixin):
         at: datetime,
     ) -> bool:
         """Queue a mail; a second mail for the same *cause* is ignored. True if queued."""
-        cur = self._c.execute(
+        cur = self.db.execute(
             "INSERT INTO outbox (message_id, cause, request_key, purpose, recipient,"
             " raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (message_id, cause, request_key, purpose, recipient.lower(), raw, ts(at)),
@@ -293,26 +283,26 @@ class StateStore(ClaimsMixin):
 
     def outbox_message_ids(self) -> list[str]:
         """The Message-ID of every mail ever queued, in the order queued."""
-        return [str(r[0]) for r in self._c.execute("SELECT message_id FROM outbox ORDER BY id")]
+        return [str(r[0]) for r in self.db.execute("SELECT message_id FROM outbox ORDER BY id")]
 
     def has_cause(self, cause: str) -> bool:
         """Whether a mail for *cause* was already queued."""
         return (
-            self._c.execute("SELECT 1 FROM outbox WHERE cause = ?", (cause,)).fetchone() is not None
+            self.db.execute("SELECT 1 FROM outbox WHERE cause = ?", (cause,)).fetchone() is not None
         )
 
     def outbox_due(self, now: datetime, limit: int) -> list[OutboxRow]:
         """Pending mail whose time has come, oldest first."""
-        rows = self._c.execute(
+        rows = self.db.execute(
             "SELECT * FROM outbox WHERE state = 'pending'"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
             (ts(now), limit),
         )
-        return [outbox_row(r) for r in rows]
+        return [from_row(OutboxRow, r) for r in rows]
 
     def outbox_sent(self, row_id: int, at: datetime) -> None:
         """Mark a mail as sent."""
-        self._c.execute(
+        self.db.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
             (ts(at), row_id),
         )
@@ -321,7 +311,7 @@ class StateStore(ClaimsMixin):
         self, row_id: int, error: str, *, retry_at: datetime | None, permanent: bool
     ) -> None:
         """Record a failed send: retry later, or give up when *permanent*."""
-        self._c.execute(
+        self.db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
             " state = ? WHERE id = ?",
             (
@@ -335,12 +325,12 @@ class StateStore(ClaimsMixin):
     def outbox_depth(self) -> int:
         """Mail waiting to be sent."""
         return int(
-            self._c.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+            self.db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
         )
 
     def acks_since(self, recipient: str, since: datetime) -> int:
         """Acknowledgements and rejection notices queued for *recipient* since *since* (the cap)."""
-        row = self._c.execute(
+        row = self.db.execute(
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?"
             " AND (purpose LIKE '%acknowledgement' OR purpose = 'rejected')"
             " AND created_at >= ?",
@@ -350,10 +340,10 @@ class StateStore(ClaimsMixin):
 
     def outbox_for(self, request_key: str) -> list[OutboxRow]:
         """Every mail for a request, oldest first."""
-        rows = self._c.execute(
+        rows = self.db.execute(
             "SELECT * FROM outbox WHERE request_key = ? ORDER BY id", (request_key,)
         )
-        return [outbox_row(r) for r in rows]
+        return [from_row(OutboxRow, r) for r in rows]
 
     # ---------------------------------------------------------------- assignment
 
@@ -362,7 +352,7 @@ class StateStore(ClaimsMixin):
 
         One statement, so two instances never take the same turn.
         """
-        (row,) = self._c.execute(
+        (row,) = self.db.execute(
             "INSERT INTO assignment_turns (team, turn, updated_at) VALUES (?, 1, ?)"
             " ON CONFLICT (team) DO UPDATE SET turn = assignment_turns.turn + 1,"
             " updated_at = excluded.updated_at RETURNING turn",
@@ -376,7 +366,7 @@ class StateStore(ClaimsMixin):
         if not members:
             return counts
         marks = ",".join("?" * len(members))
-        rows = self._c.execute(
+        rows = self.db.execute(
             f"SELECT assignee, COUNT(*) FROM requests WHERE status != 'completed'"
             f" AND assignee IN ({marks}) GROUP BY assignee",
             list(members),
@@ -388,12 +378,12 @@ class StateStore(ClaimsMixin):
 
     def watermark(self, name: str) -> str | None:
         """The stored watermark *name*."""
-        row = self._c.execute("SELECT value FROM watermarks WHERE name = ?", (name,)).fetchone()
+        row = self.db.execute("SELECT value FROM watermarks WHERE name = ?", (name,)).fetchone()
         return str(row[0]) if row else None
 
     def set_watermark(self, name: str, value: str, at: datetime) -> None:
         """Store watermark *name*."""
-        self._c.execute(
+        self.db.execute(
             "INSERT INTO watermarks (name, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (name, value, ts(at)),
@@ -401,7 +391,7 @@ class StateStore(ClaimsMixin):
 
     def mark_change_seen(self, change_id: str, request_key: str, at: datetime) -> bool:
         """Record a tracker change as handled; False if it already was."""
-        cur = self._c.execute(
+        cur = self.db.execute(
             "INSERT INTO seen_changes (change_id, request_key, seen_at) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             (change_id, request_key, ts(at)),
@@ -421,7 +411,7 @@ class StateStore(ClaimsMixin):
         **detail: Any,
     ) -> None:
         """Append to the event log."""
-        self._c.execute(
+        self.db.execute(
             "INSERT INTO events (at, request_key, message, activity, actor, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (ts(at), request_key, message, activity, actor, json.dumps(detail, default=str)),
@@ -446,5 +436,5 @@ class StateStore(ClaimsMixin):
                 "actor": r["actor"],
                 "detail": json.loads(r["detail"]),
             }
-            for r in self._c.execute(sql, args)
+            for r in self.db.execute(sql, args)
         ]

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pixbridge.store.state import StateStore
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -207,3 +209,34 @@ def test_whether_other_instances_still_hold_work(open_store: Open) -> None:
     b.acquire_lease("mailbox:maildir", "b", AT, TTL)
     assert a.held_by_others("a", AT) and not a.held_by_others("a", AT + TTL)
     assert not b.held_by_others("b", AT)
+
+
+def test_keeping_claims_renews_ones_own_and_gives_up_what_another_took(open_store: Open) -> None:
+    a, b = open_store(), open_store()
+    ids = _accept(a, 4)
+    a.claim_work("a", AT, TTL, 10)
+    a.update_message(ids[3], state="done")
+    taken = b.claim_work("b", AT + TTL, TTL, 1)  # a's claims ran out; b takes the first
+    assert [m.id for m in taken] == [ids[0]]
+    later = AT + TTL + timedelta(seconds=1)
+    assert a.keep_claims("messages", ids, "a", later, TTL) == {ids[1], ids[2]}
+    assert a.message(ids[1]).claim_until == later + TTL
+    again = b.claim_work("b", later, TTL, 10)
+    assert [m.id for m in again] == [ids[0]], "what a kept is not free; b renews its own"
+    assert a.keep_claims("messages", [], "a", later, TTL) == set()
+    with pytest.raises(ValueError, match="no claims in table"):
+        a.keep_claims("requests", ids, "a", later, TTL)
+
+
+def test_keeping_outbox_claims(open_store: Open) -> None:
+    a, b = open_store(), open_store()
+    for n in range(3):
+        a.enqueue(
+            message_id=f"<{n}@pix>", cause=f"c{n}", request_key=None, purpose="acknowledgement",
+            recipient="x@y", raw=b"m", at=AT,
+        )  # fmt: skip
+    got = a.claim_outbox("a", AT, TTL, 10)
+    a.outbox_sent(got[0].id, AT)
+    b.claim_outbox("b", AT + TTL, TTL, 1)  # takes c1, the first one still pending
+    held = a.keep_claims("outbox", [o.id for o in got], "a", AT + TTL, TTL)
+    assert held == {got[2].id}

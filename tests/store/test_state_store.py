@@ -213,6 +213,23 @@ def test_transactions_nest_and_roll_back_as_one(store: StateStore) -> None:
     assert [e["activity"] for e in store.events()] == ["outer", "inner"]
 
 
+def test_a_refused_commit_rolls_back_and_the_next_transaction_works(store: StateStore) -> None:
+    # A deferred constraint is checked at COMMIT; SQLite then keeps the transaction open.
+    db = store.db
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(IntegrityError), db.transaction():
+        store.log("lost", at=AT)
+        db.execute("INSERT INTO child (parent) VALUES (1)")
+    assert not db.in_transaction
+    assert store.events() == []
+    with db.transaction():
+        store.log("kept", at=AT)
+    assert [e["activity"] for e in store.events()] == ["kept"]
+
+
 def test_a_transaction_is_invisible_to_another_connection_until_it_commits(
     open_store: Callable[[], StateStore],
 ) -> None:

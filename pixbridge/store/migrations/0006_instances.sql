@@ -19,7 +19,7 @@ ALTER TABLE outbox ADD COLUMN claim_until TEXT;
 CREATE INDEX outbox_claimed ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
 
 CREATE TABLE leases (
-    name        TEXT PRIMARY KEY,  -- what the lease is for, e.g. poll:<mailbox>, sync:<tracker>
+    name        TEXT PRIMARY KEY,  -- the role, e.g. mailbox:<source>, sync:<tracker>
     holder      TEXT NOT NULL,     -- the instance holding it
     acquired_at TEXT NOT NULL,     -- when this holder took it
     renewed_at  TEXT NOT NULL,

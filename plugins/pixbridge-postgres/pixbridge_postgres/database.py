@@ -138,6 +138,8 @@ class PostgresDatabase(Database):
     def _commit(self) -> None:
         try:
             self.conn.execute("COMMIT")
+        except psycopg.IntegrityError as exc:  # a deferred constraint: rolled back
+            raise IntegrityError(str(exc).strip()) from exc
         except psycopg.OperationalError as exc:
             # Whether it took effect is unknown; the unique keys (one message per mailbox
             # reference, one mail per cause) keep a retried pass from doing it twice.
@@ -151,7 +153,8 @@ class PostgresDatabase(Database):
         """Take a transaction-scoped advisory lock for *name* in this schema."""
         digest = hashlib.blake2b(f"{self.schema}:{name}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "big", signed=True)
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        # Through execute: a connection lost here is StoreUnavailable, as everywhere else.
+        self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
     # ------------------------------------------------------------------ the rest
 

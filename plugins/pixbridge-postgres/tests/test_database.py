@@ -84,6 +84,20 @@ def test_a_lost_connection_is_reported_and_replaced_before_the_next_statement(
     assert admin.execute("SELECT value FROM watermarks").fetchone()[0] == "v"
 
 
+def test_a_connection_lost_mid_transaction_applies_none_of_it(open_pg: Open) -> None:
+    db, admin = open_pg(), open_pg()
+    with pytest.raises(StoreUnavailable, match="lost the connection"), db.transaction():
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', 'v', 't')")
+        admin.execute("SELECT pg_terminate_backend(?)", (db.conn.info.backend_pid,))
+        db.lock("pixbridge.claims")  # the next statement of the transaction finds it gone
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('b', 'v', 't')")
+    assert not db.in_transaction
+    assert admin.execute("SELECT COUNT(*) FROM watermarks").fetchone()[0] == 0
+    with db.transaction():  # a new connection for the next transaction
+        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('c', 'v', 't')")
+    assert [r[0] for r in admin.execute("SELECT name FROM watermarks")] == ["c"]
+
+
 def test_instances_starting_at_once_migrate_once() -> None:
     with fresh_schema() as (url, schema):
         opened: list[PostgresDatabase] = []

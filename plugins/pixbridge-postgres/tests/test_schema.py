@@ -57,18 +57,47 @@ def _postgres_shape(db: PostgresDatabase) -> tuple[dict[str, list[tuple[str, boo
     return tables, indexes
 
 
+def _sqlite_unique_keys(db: SqliteDatabase) -> set[tuple[str, tuple[str, ...]]]:
+    keys = set()
+    for table in db.columns():
+        info = db.conn.execute(f"PRAGMA table_info({table})").fetchall()
+        pk = tuple(r["name"] for r in sorted(info, key=lambda r: r["pk"]) if r["pk"])
+        if pk:  # an INTEGER PRIMARY KEY has no index of its own in SQLite
+            keys.add((table, pk))
+        for index in db.conn.execute(f"PRAGMA index_list({table})").fetchall():
+            if index["unique"]:
+                cols = db.conn.execute(f"PRAGMA index_info({index['name']})").fetchall()
+                keys.add((table, tuple(c["name"] for c in sorted(cols, key=lambda c: c["seqno"]))))
+    return keys
+
+
+def _postgres_unique_keys(db: PostgresDatabase) -> set[tuple[str, tuple[str, ...]]]:
+    rows = db.conn.execute(
+        "SELECT t.relname, array_agg(a.attname ORDER BY k.n) FROM pg_index i"
+        " JOIN pg_class t ON t.oid = i.indrelid"
+        " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum"
+        " WHERE i.indisunique AND t.relnamespace = current_schema()::regnamespace"
+        " GROUP BY i.indexrelid, t.relname"
+    ).fetchall()
+    return {(r[0], tuple(r[1])) for r in rows}
+
+
 def test_both_backends_have_the_same_tables_columns_and_indexes(
     tmp_path: Path, open_pg: Callable[[], PostgresDatabase]
 ) -> None:
     sqlite = SqliteDatabase(tmp_path / "state.sqlite3")
     try:
         lite_tables, lite_indexes = _sqlite_shape(sqlite)
+        lite_unique = _sqlite_unique_keys(sqlite)
     finally:
         sqlite.close()
     pg = open_pg()
     pg_tables, pg_indexes = _postgres_shape(pg)
     assert pg_tables == lite_tables
     assert pg_indexes == lite_indexes
+    # ON CONFLICT DO NOTHING keeps one mail per cause only where a unique key says so.
+    assert _postgres_unique_keys(pg) == lite_unique
     assert pg.columns() == {t: [c for c, _ in cols] for t, cols in lite_tables.items()}
     assert pg.schema_version == migrations("pixbridge.store")[-1][0]
 
