@@ -12,7 +12,7 @@ from datetime import timedelta
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
-from pixbridge.lifecycle.instance import Claims
+from pixbridge.lifecycle.instance import ClaimedBatch, Claims
 from pixbridge.lifecycle.retry import backoff
 from pixbridge.models import OutgoingMail
 from pixbridge.store.rows import OutboxRow
@@ -58,7 +58,10 @@ class Delivery:
         # The rows, and the registrations that queued them, must outlive a power cut before a
         # customer reads about them (inbound.py commits registrations without syncing).
         store.db.flush()
+        batch = ClaimedBatch(store, self.claims, "outbox", [r.id for r in rows], app.clock.now())
         for row in rows:
+            if not batch.still_ours(row.id, app.clock.now()):
+                continue  # our claim ran out and another instance sends it
             mail = OutgoingMail(
                 row.message_id, app.settings.support.address, (row.recipient,), row.raw
             )

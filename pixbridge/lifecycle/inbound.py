@@ -24,7 +24,7 @@ from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
 from pixbridge.licensing.records import save_check
 from pixbridge.lifecycle.app import App
-from pixbridge.lifecycle.instance import Claims
+from pixbridge.lifecycle.instance import ClaimedBatch, Claims
 from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer, PreparedMail
 from pixbridge.lifecycle.notices import Notices, missing_note
@@ -88,10 +88,14 @@ class Inbound:
             rows = store.claim_work(claims.holder, self.app.clock.now(), claims.ttl, claims.batch)
             if not rows:
                 return handled
+            batch = ClaimedBatch(
+                store, claims, "messages", [r.id for r in rows], self.app.clock.now()
+            )
             try:
                 for row in rows:
-                    self.process(row)
-                    handled += 1
+                    if batch.still_ours(row.id, self.app.clock.now()):
+                        self.process(row)
+                        handled += 1
             except PassStopped:
                 return handled
             finally:

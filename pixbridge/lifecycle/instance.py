@@ -19,12 +19,13 @@ import fcntl
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-__all__ = ["Claims", "Instance", "InstanceTaken", "take_instance"]
+__all__ = ["ClaimStore", "ClaimedBatch", "Claims", "Instance", "InstanceTaken", "take_instance"]
 
 _MAX_LOCAL = 64
 
@@ -99,3 +100,46 @@ class Claims:
     ttl: timedelta
     batch: int = 20
     """Messages or mails claimed at a time: small, so instances share a backlog evenly."""
+
+
+class ClaimedBatch:
+    """A batch claimed by this instance, worked through one row at a time.
+
+    A claim lasts ``ttl``; a batch that takes longer (a slow mail server, a tracker asking to
+    wait) would let another instance take the rest and do it twice. So before each row, once
+    half the lifetime has passed, the claims on the rows still to do are renewed, and a row
+    another instance has taken meanwhile is left to it.
+    """
+
+    def __init__(
+        self,
+        store: ClaimStore,
+        claims: Claims,
+        table: str,
+        ids: list[int],
+        now: datetime,
+    ) -> None:
+        self.store, self.claims, self.table = store, claims, table
+        self._todo = list(ids)
+        self._held = set(ids)
+        self._renewed = now
+
+    def still_ours(self, row_id: int, now: datetime) -> bool:
+        """Whether this instance still holds *row_id*, the next row it is about to work on."""
+        if now - self._renewed >= self.claims.ttl / 2:
+            todo = self._todo[self._todo.index(row_id) :]
+            self._held = self.store.keep_claims(
+                self.table, todo, self.claims.holder, now, self.claims.ttl
+            )
+            self._renewed = now
+        return row_id in self._held
+
+
+class ClaimStore(Protocol):
+    """What :class:`ClaimedBatch` needs of the state store."""
+
+    def keep_claims(
+        self, table: str, ids: Sequence[int], holder: str, now: datetime, ttl: timedelta
+    ) -> set[int]:
+        """Renew *holder*'s claims on *ids*; the ids it still holds."""
+        ...
