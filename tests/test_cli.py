@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -129,3 +131,26 @@ def test_a_plugin_can_add_a_command() -> None:
     assert result.stdout == "hello, world\n"
     # The global group is untouched.
     assert "greet" not in cli.commands
+
+
+def test_a_worker_restarted_as_the_stop_signal_comes_is_stopped_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``run --workers``: SIGTERM ends every worker, one being restarted at that moment too."""
+    from pixbridge.cli import workers
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(20)"]
+    started: list[list[str]] = []
+
+    def command(argv: object, index: int, once: bool) -> list[str]:
+        if len(started) == 2:  # worker 1 is being restarted: the stop signal comes now
+            os.kill(os.getpid(), signal.SIGTERM)
+        started.append(sleeper if len(started) != 1 else [sys.executable, "-c", "exit(3)"])
+        return started[-1]
+
+    monkeypatch.setattr(workers, "_command", command)
+    monkeypatch.setattr(workers, "_RESTART_DELAY", 0.01)
+    began = time.monotonic()
+    assert workers.supervise(["run"], 2, once=False) == {}
+    assert len(started) == 3  # worker 0, worker 1, worker 1 again
+    assert time.monotonic() - began < 15, "the restarted worker was not told to stop"

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from lifecycle_helpers import SAMPLES, TEMPLATES, mail
 
 from pixbridge import hookimpl
+from pixbridge.builtins.local_tracker import LocalTracker
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.models import Completeness, Intake
+from pixbridge.registry import AdapterRegistry
 from pixbridge.store.db import StoreUnavailable
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
@@ -323,6 +325,66 @@ def test_a_store_outage_never_counts_towards_quarantine(make: Any, clock: FakeCl
     assert not (h.data_dir / "mail" / "quarantine" / "cur").is_dir() or not list(
         (h.data_dir / "mail" / "quarantine" / "cur").iterdir()
     )
+
+
+class _UnreachableTracker(LocalTracker):
+    """The local tracker, which cannot be opened while :attr:`down` (a server not up yet)."""
+
+    name: ClassVar[str] = "unreachable"
+    down: ClassVar[bool] = True
+
+    def open(self) -> None:
+        if _UnreachableTracker.down:
+            raise TransientAdapterError("connection refused")
+        super().open()
+
+
+class _UnreachablePlugin:
+    @hookimpl
+    def register_adapters(self, registry: AdapterRegistry) -> None:
+        registry.add(_UnreachableTracker)
+
+
+def test_a_tracker_down_at_start_stops_only_its_own_stages(make: Any, clock: FakeClock) -> None:
+    _UnreachableTracker.down = True
+    h = make(
+        extra_plugins=[("unreachable", _UnreachablePlugin())],
+        pipeline={
+            "mail_source": "maildir",
+            "mail_sender": "maildir-outbox",
+            "tracker": "unreachable",
+            "license_validators": [],
+            "publishers": [],
+        },
+    )
+    h.deliver(mail(subject="while the tracker is down"))
+    result = h.run()  # taking the sync role must not need the tracker open
+    assert (result.accepted, result.changes, result.processed) == (1, 0, 0)
+    assert result.errors >= 1 and h.keys() == []
+    assert len(list((h.inbox / "new").iterdir())) == 1  # not finished: the mailbox keeps it
+    _UnreachableTracker.down = False
+    clock.advance(seconds=3600)  # past the back-off the outage asked for
+    h.run()
+    assert h.keys() == ["SUP-1"] and len(h.sent()) == 1
+
+
+def test_a_store_outage_while_taking_roles_fails_the_pass_not_the_service(h: Harness) -> None:
+    store = h.app.store
+    original = store.acquire_lease
+    outage = True
+
+    def flaky(*args: Any) -> bool:
+        if outage:
+            raise StoreUnavailable("lost the connection to the state database")
+        return original(*args)
+
+    store.acquire_lease = flaky  # type: ignore[method-assign]
+    h.deliver(mail(subject="during the outage"))
+    result = h.run()
+    assert result.accepted == 0 and result.errors >= 2  # both roles; nothing accepted
+    outage = False
+    h.run()
+    assert h.keys() == ["SUP-1"] and len(h.sent()) == 1
 
 
 def test_events_record_every_transition(h: Harness) -> None:

@@ -29,7 +29,6 @@ from pixbridge.lifecycle import orchestrator as orchestrator_module
 from pixbridge.lifecycle.app import build_app
 from pixbridge.lifecycle.orchestrator import Orchestrator
 from pixbridge.settings import load_settings
-from pixbridge.store.db import StoreUnavailable
 
 pytestmark = pytest.mark.slow
 
@@ -235,12 +234,18 @@ def test_close_neither_raises_nor_connects_when_the_store_never_opened(
 
 
 def test_a_failed_pass_then_close_connects_no_more(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refuser: _CountingRefuser
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    refuser: _CountingRefuser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     orchestrator = _orchestrator(tmp_path, _url(refuser.port), monkeypatch)
     try:
-        with pytest.raises(StoreUnavailable, match="check \\[store\\] url"):
-            orchestrator.run_once(until_all_idle=True)
+        # Every stage fails on the store, and the pass ends rather than raising: the service's
+        # loop outlives the outage.
+        result = orchestrator.run_once(until_all_idle=True)
+        assert result.errors >= 1 and not result.busy
+        assert "check [store] url" in caplog.text
         tried = refuser.connections
         assert tried >= 1  # the pass did try the store
         orchestrator.close()

@@ -102,13 +102,18 @@ def supervise(argv: Sequence[str], workers: int, *, once: bool) -> dict[str, Any
         while not stopping:
             for n, proc in list(procs.items()):
                 code = proc.poll()
-                if code is not None and not stopping:
-                    click.echo(
-                        f"worker {n} stopped with exit status {code}; restarting it", err=True
-                    )
-                    time.sleep(_RESTART_DELAY)
+                if code is None or stopping:
+                    continue
+                click.echo(f"worker {n} stopped with exit status {code}; restarting it", err=True)
+                time.sleep(_RESTART_DELAY)
+                if not stopping:
                     procs[n] = subprocess.Popen(_command(argv, n, once), text=True)
             time.sleep(0.5)
+        # The signal may have come between a restart and its entry in *procs*: tell every
+        # worker still running (telling one twice is harmless), then wait for them all.
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for proc in procs.values():
             proc.wait()
         return {}

@@ -145,26 +145,28 @@ class LicenseDecision:
         if not self.notify_expired or _suppressed(message):
             return
         policy = app.settings.license
-        mailer.queue(
-            purpose="support_expired",
-            cause=cause,
-            request_key=key,
-            recipient=message.sender,
-            language=language,
-            values={
-                "key": key,
-                "summary": summary,
-                "customer_name": message.sender_name,
-                "support_name": app.settings.support.name,
-                "support_until": check.support_until.isoformat() if check.support_until else "",
-                "serial": check.serial or "",
-                "product": check.product or "",
-                "renew_url": policy.renew_url,
-                "renew_contact": policy.renew_contact,
-            },
-            at=check.as_of,
-            in_reply_to=message.message_id,
-            references=message.references,
+        mailer.put(
+            mailer.prepare(
+                purpose="support_expired",
+                cause=cause,
+                request_key=key,
+                recipient=message.sender,
+                language=language,
+                values={
+                    "key": key,
+                    "summary": summary,
+                    "customer_name": message.sender_name,
+                    "support_name": app.settings.support.name,
+                    "support_until": check.support_until.isoformat() if check.support_until else "",
+                    "serial": check.serial or "",
+                    "product": check.product or "",
+                    "renew_url": policy.renew_url,
+                    "renew_contact": policy.renew_contact,
+                },
+                at=check.as_of,
+                in_reply_to=message.message_id,
+                references=message.references,
+            )
         )
 
 

@@ -177,17 +177,18 @@ class MailboxStage:
         if rows:
             store.db.flush()  # what the mailbox is told must outlive a power cut (inbound.py)
         for start in range(0, len(rows), 100):
-            # Acknowledging is idempotent, so recording it a hundred at a time is safe: after a
-            # crash the mailbox is just told again.
+            chunk = rows[start : start + 100]
+            for row in chunk:
+                outcome = (
+                    MailOutcome.QUARANTINED if row.state == "quarantined" else MailOutcome.PROCESSED
+                )
+                crashpoint("before_mailbox_ack")
+                source.acknowledge(row.source_ref, outcome, row.last_error or "")
+                crashpoint("after_mailbox_ack")
+            # Acknowledging is idempotent, so recording it afterwards, a hundred at a time, is
+            # safe: after a crash or a failure the mailbox is just told again. The write lock,
+            # which instances sharing the store wait for, is not held while the mailbox is told.
             with store.db.transaction():
-                for row in rows[start : start + 100]:
-                    outcome = (
-                        MailOutcome.QUARANTINED
-                        if row.state == "quarantined"
-                        else MailOutcome.PROCESSED
-                    )
-                    crashpoint("before_mailbox_ack")
-                    source.acknowledge(row.source_ref, outcome, row.last_error or "")
-                    crashpoint("after_mailbox_ack")
+                for row in chunk:
                     store.update_message(row.id, mailbox_acked=1)
         return len(rows)

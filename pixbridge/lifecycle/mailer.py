@@ -64,40 +64,6 @@ class Mailer:
                 html = None
         return subject, body.strip() + "\n", html
 
-    def queue(
-        self,
-        *,
-        purpose: str,
-        cause: str,
-        request_key: str | None,
-        recipient: str,
-        language: str,
-        values: Mapping[str, Any],
-        at: datetime,
-        in_reply_to: str | None = None,
-        references: Sequence[str] = (),
-        auto_submitted: str | None = "auto-replied",
-    ) -> str | None:
-        """Render and queue a mail in the outbox; the caller holds the transaction.
-
-        Returns the new Message-ID, or ``None`` if a mail for *cause* was already queued.
-        """
-        if self.app.store.has_cause(cause):
-            return None
-        mail = self.prepare(
-            purpose=purpose,
-            cause=cause,
-            request_key=request_key,
-            recipient=recipient,
-            language=language,
-            values=values,
-            at=at,
-            in_reply_to=in_reply_to,
-            references=references,
-            auto_submitted=auto_submitted,
-        )
-        return self.put(mail)
-
     def prepare(
         self,
         *,
@@ -112,10 +78,12 @@ class Mailer:
         references: Sequence[str] = (),
         auto_submitted: str | None = "auto-replied",
     ) -> PreparedMail:
-        """Render and compose a mail without touching the store.
+        """Render and compose a mail without touching the store; :meth:`put` queues it.
 
-        Composing is the dearest part of queueing; done before the transaction that
-        :meth:`put` s the mail, it does not hold the store's write lock.
+        Composing is the dearest part of queueing: where the caller can, it prepares before
+        opening the transaction that puts the mail, so the store's write lock is not held
+        meanwhile. (A mail whose *cause* turns out to be queued already is composed for
+        nothing; that happens only when a crashed step is done again.)
         """
         support = self.app.settings.support
         subject, text, html = self.render(purpose, language, values)
@@ -138,7 +106,10 @@ class Mailer:
         return PreparedMail(message_id, cause, request_key, purpose, recipient, mail.raw, at)
 
     def put(self, mail: PreparedMail) -> str | None:
-        """Queue a prepared mail in the outbox; the caller holds the transaction.
+        """Queue a prepared mail in the outbox, at most once per cause.
+
+        The caller holds the transaction that records what caused the mail (GUIDE §3), so
+        the mail is queued if and only if that is recorded.
 
         Returns its Message-ID, or ``None`` if a mail for its cause was already queued.
         """

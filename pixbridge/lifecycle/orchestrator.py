@@ -88,6 +88,12 @@ class Orchestrator:
         """Told of every stage and pass; the first logs credentials about to expire."""
         self._wakes_used = False
         """Whether an adapter has woken the loop (``AdapterContext.wake``) at least once."""
+        # Role names come from the settings (an adapter's name is its settings key), so that
+        # taking or giving back a role never opens an adapter: a tracker down at start-up
+        # must stop only the sync stage.
+        pipeline = app.settings.pipeline
+        self._mailbox_role = f"mailbox:{pipeline.mail_source}"
+        self._sync_role = f"sync:{pipeline.tracker}"
 
     def open_store(self, *, wait: bool = False) -> bool:
         """Open the state store before the first pass; True once it is open.
@@ -129,10 +135,10 @@ class Orchestrator:
         result = PassResult()
         while not self.stopping.is_set():
             step = PassResult()
-            self.polling = self._role(f"mailbox:{self.app.source.name}")
+            self.polling = self._role(self._mailbox_role, step)
             if self.polling:
                 step.accepted = self._guard("accept", self.mailbox.accept, step)
-            if self._role(f"sync:{self.app.tracker.name}"):
+            if self._role(self._sync_role, step):
                 # Sync before processing so a reply to a request completed in the tracker
                 # opens a new request rather than reopening the old one.
                 step.changes = self._guard("sync", self.outbound.sync, step)
@@ -174,10 +180,21 @@ class Orchestrator:
         finally:
             self.instance.release()
 
-    def _role(self, name: str) -> bool:
-        """Take or renew role *name* (one holder at a time); True if this instance has it."""
-        store = self.app.store
-        return store.acquire_lease(name, self.claims.holder, self.app.clock.now(), self.claims.ttl)
+    def _role(self, name: str, result: PassResult) -> bool:
+        """Take or renew role *name* (one holder at a time); True if this instance has it.
+
+        False while the store is unavailable (counted in *result*): the stages that need no
+        role still run, and fail on the store each on its own, as they would without roles.
+        """
+        try:
+            store = self.app.store
+            return store.acquire_lease(
+                name, self.claims.holder, self.app.clock.now(), self.claims.ttl
+            )
+        except StoreUnavailable as exc:
+            log.warning("cannot take role %s: %s", name, exc)
+            result.errors += 1
+            return False
 
     def _let_go(self) -> None:
         """Release this instance's claims and roles, if the store was ever opened."""
@@ -185,12 +202,9 @@ class Orchestrator:
         if not self.app.store_open:
             return
         store, holder = self.app.store, self.claims.holder
-        # The role names from the settings (an adapter's name is its settings key), so that
-        # letting go never opens an adapter.
-        pipeline = self.app.settings.pipeline
         try:
             store.release_claims(holder)
-            for role in (f"mailbox:{pipeline.mail_source}", f"sync:{pipeline.tracker}"):
+            for role in (self._mailbox_role, self._sync_role):
                 store.release_lease(role, holder)
         except StoreUnavailable as exc:
             log.warning(

@@ -99,22 +99,24 @@ class Outbound:
         store, now = self.app.store, self.app.clock.now()
         store.set_request_status(request.key, RequestStatus.COMPLETED.value, now)
         in_reply_to, refs = self._thread_refs(request)
-        self.mailer.queue(
-            purpose="completion",
-            cause=f"change:{change.change_id}",
-            request_key=request.key,
-            recipient=request.customer,
-            language=request.language,
-            values={
-                "key": request.key,
-                "summary": request.summary,
-                "answer": change.answer or "",
-                "support_name": self.app.settings.support.name,
-            },
-            at=now,
-            in_reply_to=in_reply_to,
-            references=refs,
-            auto_submitted=None,
+        self.mailer.put(
+            self.mailer.prepare(
+                purpose="completion",
+                cause=f"change:{change.change_id}",
+                request_key=request.key,
+                recipient=request.customer,
+                language=request.language,
+                values={
+                    "key": request.key,
+                    "summary": request.summary,
+                    "answer": change.answer or "",
+                    "support_name": self.app.settings.support.name,
+                },
+                at=now,
+                in_reply_to=in_reply_to,
+                references=refs,
+                auto_submitted=None,
+            )
         )
         store.log("completed", at=now, request_key=request.key, change=change.change_id)
 
@@ -134,23 +136,25 @@ class Outbound:
             )
             return
         in_reply_to, refs = self._thread_refs(request)
-        self.mailer.queue(
-            purpose="agent_comment",
-            cause=f"change:{change.change_id}",
-            request_key=request.key,
-            recipient=request.customer,
-            language=request.language,
-            values={
-                "key": request.key,
-                "summary": request.summary,
-                "comment": comment.body,
-                "author": comment.author,
-                "support_name": self.app.settings.support.name,
-            },
-            at=now,
-            in_reply_to=in_reply_to,
-            references=refs,
-            auto_submitted=None,
+        self.mailer.put(
+            self.mailer.prepare(
+                purpose="agent_comment",
+                cause=f"change:{change.change_id}",
+                request_key=request.key,
+                recipient=request.customer,
+                language=request.language,
+                values={
+                    "key": request.key,
+                    "summary": request.summary,
+                    "comment": comment.body,
+                    "author": comment.author,
+                    "support_name": self.app.settings.support.name,
+                },
+                at=now,
+                in_reply_to=in_reply_to,
+                references=refs,
+                auto_submitted=None,
+            )
         )
         store.log(
             "agent_comment",

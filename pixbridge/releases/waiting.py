@@ -188,17 +188,19 @@ def notify_waiting(app: App, release: ReleaseRow, mailer: Mailer | None = None) 
                 skipped.append(key)
                 continue
             in_reply_to, refs = _thread(app, key, request.thread_id)
-            mailer.queue(
-                purpose=PURPOSE,
-                cause=cause,
-                request_key=key,
-                recipient=request.customer,
-                language=request.language,
-                values=_values(app, release, links, key, request.language),
-                at=now,
-                in_reply_to=in_reply_to,
-                references=refs,
-                auto_submitted="auto-generated",
+            mailer.put(
+                mailer.prepare(
+                    purpose=PURPOSE,
+                    cause=cause,
+                    request_key=key,
+                    recipient=request.customer,
+                    language=request.language,
+                    values=_values(app, release, links, key, request.language),
+                    at=now,
+                    in_reply_to=in_reply_to,
+                    references=refs,
+                    auto_submitted="auto-generated",
+                )
             )
             releases.add_notification(release.id, key, cause, now)
             store.set_request_status(key, RequestStatus.COMPLETED.value, now)
