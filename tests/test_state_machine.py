@@ -20,6 +20,7 @@ runtime in check (a PostgreSQL example takes about twice as long: a round trip p
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
 from collections import Counter
@@ -509,6 +510,26 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+def test_every_crash_point_is_routed_to_the_machine() -> None:
+    # A module calling crashpoint() that _CRASH_MODULES misses would never crash here, and the
+    # machine would pass without ever testing that point.
+    package = Path(faults.__file__).parent
+    called: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        module = ".".join(("pixbridge", *path.relative_to(package).with_suffix("").parts))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name | ast.Attribute)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "crashpoint"
+            ):
+                [arg] = node.args
+                assert isinstance(arg, ast.Constant), f"{module}: crash point not a literal"
+                called.setdefault(module, set()).add(arg.value)
+    assert set(called) <= {m.__name__ for m in _CRASH_MODULES}, set(called)
+    assert set().union(*called.values()) == set(faults.POINTS)
 
 
 def test_pipeline(store_backend: str) -> None:

@@ -17,7 +17,14 @@ from typing import IO, Any
 
 from pydantic import BaseModel, SecretStr
 
-__all__ = ["JsonFormatter", "Redactor", "configure_logging", "escape_breaks", "secret_values"]
+__all__ = [
+    "LINE_BREAKS",
+    "JsonFormatter",
+    "Redactor",
+    "configure_logging",
+    "escape_breaks",
+    "secret_values",
+]
 
 MASK = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,11 +36,16 @@ _CREDENTIAL_PATTERNS = (
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*"),
     re.compile(r"(?i)((?:cookie|set-cookie)\s*:\s*)[^\r\n]+"),
 )
-_BREAKS = str.maketrans({"\r": "\\r", "\n": "\\n", "\x00": "\\0", "\u2028": "\\u2028"})
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+"""Every character :meth:`str.splitlines` (and so a Python log reader) ends a line at."""
+_BREAKS = str.maketrans({c: c.encode("unicode_escape").decode() for c in LINE_BREAKS + "\x00"})
+_JSON_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+"""The line breaks ``json.dumps`` leaves raw (it escapes those below U+0020 itself)."""
 
 
 def escape_breaks(text: str) -> str:
-    """*text* with CR, LF, NUL and U+2028 written as escapes, so it stays on one line."""
+    """*text* with every line break (:data:`LINE_BREAKS`) and NUL written as an escape, so it
+    stays on one line."""
     return text.translate(_BREAKS)
 
 
@@ -117,7 +129,8 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # A traceback is not escaped by the redactor (text logs keep it readable over lines).
+        return json.dumps(entry, ensure_ascii=False, default=str).translate(_JSON_BREAKS)
 
 
 def configure_logging(

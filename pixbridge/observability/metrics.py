@@ -81,6 +81,9 @@ class Metrics:
         self.started_at = self.clock.now()
         self.last_pass_at: datetime | None = None
         self.last_accept_at: datetime | None = None
+        """When intake was last up to date: an accept stage without error, or a pass in which
+        this instance did not hold the mailbox role (another instance reads it)."""
+        self._accept_ran = False
         self.credentials: list[CredentialExpiry] = credential_expiries(app)
         """The adapters' credential expiries, read again hourly by :meth:`pass_done`."""
         self.credentials_read_at = self.started_at
@@ -137,6 +140,8 @@ class Metrics:
     ) -> None:
         """Count and time one stage call of the orchestrator."""
         self.stage_seconds.labels(stage).observe(seconds)
+        if stage == "accept":
+            self._accept_ran = True
         if error is not None:
             failed = "store" if isinstance(error, StoreUnavailable) else None
             adapter = failed or self.stage_adapter.get(stage, "pipeline")
@@ -159,6 +164,9 @@ class Metrics:
         """Remember when the last pass completed (the health endpoint's heartbeat); read the
         credential expiries again if an hour has passed (in the loop, not at scrape time)."""
         self.last_pass_at = self.clock.now()
+        if not self._accept_ran:  # not the mailbox role's holder: no intake of ours to lag
+            self.last_accept_at = self.last_pass_at
+        self._accept_ran = False
         if self.last_pass_at - self.credentials_read_at >= CHECK_EVERY:
             self.credentials_read_at = self.last_pass_at
             self.credentials = credential_expiries(self.app)
@@ -198,6 +206,13 @@ class Metrics:
         reasons = []
         if ages["last_pass"] > limit:
             reasons.append(f"no pass completed for {ages['last_pass']:.0f}s (limit {limit:.0f}s)")
+        # The mailbox is read again every poll interval, so a healthy lag reaches one interval.
+        intake_limit = limit + self.settings.lifecycle.poll_interval
+        if ages["intake_lag"] > intake_limit:
+            reasons.append(
+                f"no mail taken from the mailbox for {ages['intake_lag']:.0f}s"
+                f" (limit {intake_limit:.0f}s)"
+            )
         if ages["oldest_waiting"] > limit:
             reasons.append(
                 f"a message has waited {ages['oldest_waiting']:.0f}s to be processed"
@@ -250,8 +265,8 @@ class _BacklogCollector:
         )
         yield gauge(
             "pixbridge_intake_lag_seconds",
-            "Seconds since this process last completed a mailbox accept stage without error"
-            " (since start if it never has).",
+            "Seconds since this process last completed a mailbox accept stage without error, or a"
+            " pass without the mailbox role (another instance reads it); since start if neither.",
             ages.get("intake_lag", 0.0),
         )
         yield gauge(

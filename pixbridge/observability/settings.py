@@ -30,7 +30,8 @@ class ObservabilitySettings(BaseModel):
     listen: str = ""
     """``ADDRESS:PORT`` serving ``/metrics`` and ``/healthz``; empty: no endpoint."""
     stall_after: float = Field(default=300.0, gt=0)
-    """Seconds without a completed pass, or a message waiting longer, before health fails."""
+    """Seconds without a completed pass, or a message waiting longer, before health fails; also
+    how long the mailbox may go unread (plus ``[lifecycle] poll_interval``)."""
     credential_warning_days: int = Field(default=14, ge=0)
     """Days before a client secret, certificate or API token expires that ``pixbridge run``
     logs a daily warning and ``pixbridge doctor`` warns; 0: only once it has expired."""

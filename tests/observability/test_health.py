@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lifecycle_helpers import mail
 
+from pixbridge.errors import TransientAdapterError
 from pixbridge.observability.server import MetricsServer
 from pixbridge.observability.settings import ObservabilitySettings, parse_listen
 from pixbridge.testing.plugin import FakeClock
@@ -67,6 +68,35 @@ def test_unhealthy_when_passes_stop(served: Any, clock: FakeClock) -> None:
     status, body = get(server, "/healthz")
     assert status == 503
     assert json.loads(body)["reasons"] == ["no pass completed for 301s (limit 300s)"]
+
+
+def test_unhealthy_when_the_mailbox_cannot_be_read(
+    served: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Passes complete and nothing waits, yet no mail comes in: the commonest stall (a server
+    # down, an expired secret). The mailbox is retried every poll_interval (30 s), so the limit
+    # is stall_after plus one interval.
+    h, _, server = served
+    h.run()
+    working = h.app.source.pending
+
+    def unreachable() -> Any:
+        raise TransientAdapterError("connection refused (test)")
+
+    monkeypatch.setattr(h.app.source, "pending", unreachable)
+    for _ in range(11):
+        clock.advance(seconds=30)
+        assert h.run().errors == 1
+    assert get(server, "/healthz")[0] == 200  # 330 s: at the limit, not past it
+    clock.advance(seconds=1)
+    h.run()
+    status, body = get(server, "/healthz")
+    assert status == 503
+    assert json.loads(body)["reasons"] == ["no mail taken from the mailbox for 331s (limit 330s)"]
+    monkeypatch.setattr(h.app.source, "pending", working)
+    h.deliver(mail())
+    assert h.run().accepted == 1
+    assert get(server, "/healthz")[0] == 200
 
 
 def test_unknown_path_is_404(served: Any) -> None:

@@ -26,6 +26,8 @@ from pixbridge.registry import AdapterRegistry
 
 INJECTED = "Export crashes\n2026-01-01 INFO fake\r\nanother"
 CANARY = "canary-7f3e9b1c-secret"
+SPLITTERS = [c for c in map(chr, range(0x3000)) if len(f"a{c}b".splitlines()) == 2]
+"""Every character str.splitlines (as a Python log reader) ends a line at (none lies higher)."""
 
 
 @pytest.fixture
@@ -69,14 +71,26 @@ def test_injected_line_breaks_do_not_forge_lines(captured: Any, fmt: str) -> Non
         assert message == f"message 7 (subject {escape_breaks(INJECTED)}) failed"
 
 
-def test_a_traceback_stays_on_one_json_line(captured: Any) -> None:
+@pytest.mark.parametrize("fmt", ["json", "text"])
+@pytest.mark.parametrize("brk", SPLITTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_no_line_break_of_any_kind_survives(captured: Any, fmt: str, brk: str) -> None:
+    # str.splitlines, as a Python log reader, ends a line at each of these, not only at CR/LF.
+    buffer, _ = captured(fmt)
+    logging.getLogger("pixbridge.x").warning("subject %s", f"a{brk}2026-01-01 INFO forged")
+    (line,) = buffer.getvalue().splitlines()
+    assert "forged" in line
+
+
+@pytest.mark.parametrize("brk", ["\n", "\u2028", "\u2029", "\x85"])
+def test_a_traceback_stays_on_one_json_line(captured: Any, brk: str) -> None:
     buffer, _ = captured("json")
     try:
-        raise ValueError(INJECTED)
+        raise ValueError(f"Export crashes{brk}2026-01-01 INFO fake")
     except ValueError:
         logging.getLogger("pixbridge.x").exception("failed")
     (line,) = buffer.getvalue().splitlines()
-    assert "ValueError" in json.loads(line)["exception"]
+    exception = json.loads(line)["exception"]
+    assert f"ValueError: Export crashes{brk}2026-01-01 INFO fake" in exception
 
 
 @pytest.mark.parametrize(

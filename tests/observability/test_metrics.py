@@ -7,6 +7,7 @@ from typing import Any
 from lifecycle_helpers import mail
 
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
+from pixbridge.lifecycle.orchestrator import PassResult
 from pixbridge.models import Stage, StageEvent
 from pixbridge.testing.plugin import FakeClock
 
@@ -46,6 +47,26 @@ def test_waiting_message_ages_with_the_clock(observed: Any, clock: FakeClock) ->
     h.run()
     assert value(m, "pixbridge_messages_waiting") == 0
     assert value(m, "pixbridge_intake_lag_seconds") == 0
+
+
+def test_intake_lag_grows_while_accept_fails_but_not_without_the_mailbox_role(
+    observed: Any, clock: FakeClock
+) -> None:
+    _, m = observed()
+    down = TransientAdapterError("IMAP unreachable")
+    for _ in range(4):  # the holder of the mailbox role, whose accept stage fails
+        clock.advance(seconds=100)
+        m.stage_done("accept", 0.01, 0, down)
+        m.stage_done("process", 0.01, 0, None)
+        m.pass_done(PassResult(errors=1))
+    assert value(m, "pixbridge_intake_lag_seconds") == 400
+    assert not m.health().ok
+    for _ in range(4):  # another instance took the role: this one runs no accept stage
+        clock.advance(seconds=100)
+        m.stage_done("process", 0.01, 0, None)
+        m.pass_done(PassResult())
+    assert value(m, "pixbridge_intake_lag_seconds") == 0
+    assert m.health().ok
 
 
 def test_stage_failures_and_errors_are_counted(observed: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -132,3 +133,30 @@ def test_a_context_without_a_store_is_a_clear_error_only_when_a_strategy_needs_i
     assert choose(make_message("PIX Task Mining"), settings("rules"), state, AT).assignee == "anna"
     with pytest.raises(RuntimeError, match="no state store"):
         choose(make_message("PIX Task Mining"), settings("round_robin"), state, AT)
+
+
+def test_round_robin_turns_taken_at_once_by_two_instances_are_each_taken_once(
+    open_store: Callable[[], StateStore],
+) -> None:
+    # Real contention, not turns taken one after the other: two instances (connections) in two
+    # threads; every turn from 0 on is given exactly once, none twice and none skipped.
+    open_store().close()  # the schema, before two connections race to create it
+    each = 50
+    taken: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def take(n: int) -> None:
+        store = open_store()  # in its thread: an SQLite connection stays in its thread
+        try:
+            start.wait(timeout=30)
+            taken[n].extend(store.next_turn("tm", AT) for _ in range(each))
+        finally:
+            store.close()  # closing again at teardown does nothing
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken[0] + taken[1]) == list(range(2 * each))
+    assert all(t == sorted(t) for t in taken)
