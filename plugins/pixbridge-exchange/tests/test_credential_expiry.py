@@ -47,21 +47,8 @@ def test_the_date_is_parsed_and_reported(adapter_context: AdapterContext) -> Non
     ]
 
 
-def test_a_toml_date_is_taken() -> None:
-    settings = SenderSettings(**{**OAUTH2, "oauth2_client_secret_expires": date(2026, 3, 31)})
-    assert settings.oauth2_client_secret_expires == datetime(2026, 3, 31, tzinfo=UTC)
-
-
 def test_without_a_date_nothing_is_known(adapter_context: AdapterContext) -> None:
     assert ExchangeSource(SourceSettings(**OAUTH2), adapter_context).credential_expiries() == []
-
-
-def test_an_invalid_date_is_a_clear_settings_error() -> None:
-    with pytest.raises(ValidationError) as caught:
-        SourceSettings(**{**OAUTH2, "oauth2_client_secret_expires": "2026-13-01"})
-    [error] = caught.value.errors()
-    assert error["loc"] == ("oauth2_client_secret_expires",)
-    assert "'2026-13-01' is not an expiry date; write it as YYYY-MM-DD" in error["msg"]
 
 
 def test_the_date_is_refused_without_oauth2() -> None:

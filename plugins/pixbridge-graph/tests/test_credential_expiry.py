@@ -4,7 +4,7 @@ and the warning a running pixbridge logs ahead of it."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pixbridge_graph
@@ -70,17 +70,6 @@ def test_the_secret_expiry_date_is_parsed_and_reported(adapter_context: AdapterC
     assert (expiry.adapter, expiry.credential) == ("graph-sender", "client_secret")
 
 
-def test_a_toml_date_and_a_date_time_are_taken() -> None:
-    values = {**BASE, "client_secret": "s", "client_secret_expires": date(2026, 3, 31)}
-    assert GraphSource.Settings.model_validate(values).client_secret_expires == datetime(
-        2026, 3, 31, tzinfo=UTC
-    )
-    values["client_secret_expires"] = "2026-03-31T14:05:00+01:00"
-    assert GraphSource.Settings.model_validate(values).client_secret_expires == datetime(
-        2026, 3, 31, 13, 5, tzinfo=UTC
-    )
-
-
 def test_without_a_date_nothing_is_known(adapter_context: AdapterContext) -> None:
     values = {**BASE, "client_secret": "s"}
     assert (
@@ -89,16 +78,6 @@ def test_without_a_date_nothing_is_known(adapter_context: AdapterContext) -> Non
         ).credential_expiries()
         == []
     )
-
-
-def test_an_invalid_date_is_a_clear_settings_error() -> None:
-    with pytest.raises(ValidationError) as caught:
-        GraphSource.Settings.model_validate(
-            {**BASE, "client_secret": "s", "client_secret_expires": "31/03/2026"}
-        )
-    [error] = caught.value.errors()
-    assert error["loc"] == ("client_secret_expires",)
-    assert "'31/03/2026' is not an expiry date; write it as YYYY-MM-DD" in error["msg"]
 
 
 def test_a_secret_date_beside_a_certificate_is_refused(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,7 +36,7 @@ from pixbridge.errors import AdapterError, PermanentAdapterError
 from pixbridge.models import PublishedRelease, ReleaseManifest
 from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_jira.session import JiraSession
-from pixbridge_jira.settings import JiraConnection
+from pixbridge_jira.settings import JiraConnection, build_template_sample
 from pixbridge_jira.versions import JiraVersions
 
 __all__ = ["IDENTITY", "JiraVersionPublisher", "JiraVersionSettings", "VersionLink"]
@@ -63,21 +63,13 @@ class VersionLink(BaseModel):
     @field_validator("url")
     @classmethod
     def _template(cls, value: str) -> str:
-        try:
-            sample = value.format(product="PIX", version="4.13")
-        except (AttributeError, KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"url {value!r} may use only {{product}} and {{version}} ({exc})"
-            ) from None
-        parts = urlsplit(sample)
+        parts = urlsplit(build_template_sample("url", value))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"url {value!r} must be an http:// or https:// URL")
         return value
 
     def url_for(self, product: str, version: str) -> str:
         """The link of build *version* of *product* (the product name URL-quoted)."""
-        from urllib.parse import quote
-
         return self.url.format(product=quote(product), version=quote(version))
 
 

@@ -207,8 +207,9 @@ class JiraSession:
         retry_after = _retry_after(exc.response)
         if status in (401, 403):
             return NeedsCredentials(
-                f"Jira refused {what} (HTTP {status}): {detail}; check adapters.jira.auth, "
-                "email and token, and the account's permissions in the project"
+                f"Jira refused {what} (HTTP {status}): {detail}; check adapters."
+                f"{self.settings.table}.auth, email and token, and the account's permissions "
+                "in the project"
             )
         if creates and status >= 500:
             return UnknownOutcome(f"Jira failed {what} with HTTP {status}: it may have happened")

@@ -22,6 +22,7 @@ __all__ = [
     "JiraConnection",
     "JiraSettings",
     "WebhookSettings",
+    "build_template_sample",
 ]
 
 DEFAULT_STATUSES: dict[str, str] = {
@@ -46,6 +47,20 @@ DEFAULT_PRIORITIES: dict[str, str] = {
 
 # pixbridge's names for the facts it may put into custom fields (RequestDraft.fields keys).
 FIELD_NAMES = ("serial", "dongle", "os_version", "license", "support_until", "missing")
+
+
+def build_template_sample(key: str, template: str) -> str:
+    """*template* filled with a sample build (``PIX``, ``4.13``), to be checked further.
+
+    :raises ValueError: it names a placeholder other than ``{product}`` and ``{version}``, or
+        its braces are unbalanced; the message names *key*.
+    """
+    try:
+        return template.format(product="PIX", version="4.13")
+    except (AttributeError, KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"{key} {template!r} may use only {{product}} and {{version}} ({exc})"
+        ) from None
 
 
 class JiraConnection(AdapterSettings):
@@ -96,12 +111,7 @@ class JiraConnection(AdapterSettings):
     @field_validator("version_name")
     @classmethod
     def _version_pattern(cls, value: str) -> str:
-        try:
-            sample = value.format(product="PIX", version="4.13")
-        except (AttributeError, KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"version_name {value!r} may use only {{product}} and {{version}} ({exc})"
-            ) from None
+        sample = build_template_sample("version_name", value)
         if "{version}" not in value or sample != sample.strip():
             raise ValueError(
                 f"version_name {value!r} must contain {{version}} and not start or end with a space"

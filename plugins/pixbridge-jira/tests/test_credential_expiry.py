@@ -3,7 +3,7 @@ tracker and the version publisher, and failing ``pixbridge doctor`` once passed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,21 +58,8 @@ def test_the_date_is_parsed_and_reported(
     assert "adapters.jira-version.token_expires" in expiry.renew
 
 
-def test_a_toml_date_is_taken() -> None:
-    settings = JiraSettings(**CONNECTION, token_expires=date(2026, 3, 31))
-    assert settings.token_expires == datetime(2026, 3, 31, tzinfo=UTC)
-
-
 def test_without_a_date_nothing_is_known(adapter_context: AdapterContext) -> None:
     assert JiraTracker(JiraSettings(**CONNECTION), adapter_context).credential_expiries() == []
-
-
-def test_an_invalid_date_is_a_clear_settings_error() -> None:
-    with pytest.raises(ValidationError) as caught:
-        JiraSettings(**CONNECTION, token_expires="March 2026")
-    [error] = caught.value.errors()
-    assert error["loc"] == ("token_expires",)
-    assert "'March 2026' is not an expiry date; write it as YYYY-MM-DD" in error["msg"]
 
 
 def test_the_date_is_refused_with_basic_auth() -> None:

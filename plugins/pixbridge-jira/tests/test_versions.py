@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 import pixbridge_jira
 import pytest
+from lifecycle_helpers import TEMPLATES, mail
 from pixbridge_jira import JiraTracker
 from pixbridge_jira.publisher import IDENTITY, JiraVersionPublisher, JiraVersionSettings
 from pixbridge_jira.testing import FakeJira, Fault, version_settings_for
@@ -26,7 +25,6 @@ from pixbridge.testing.contracts.publisher import ReleasePublisherContract, make
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "settings" / "templates"
 DOWNLOADS = "https://downloads.pix.example/releases"
 LINKS = [
     {"title": "Download", "url": DOWNLOADS + "/{product}/{version}/"},
@@ -179,6 +177,9 @@ def test_version_name_pattern(
             JiraVersionSettings(**version_settings_for(fake, version_name=bad))
     with pytest.raises(ValidationError, match="http"):
         JiraVersionSettings(**version_settings_for(fake, links=[{"title": "x", "url": "ftp://x"}]))
+    with pytest.raises(ValidationError, match=r"url .* may use only \{product\} and \{version\}"):
+        link = {"title": "x", "url": "https://x.example/{build}/"}
+        JiraVersionSettings(**version_settings_for(fake, links=[link]))
 
 
 def test_set_fix_version_is_found_by_fixed_requests_and_described(
@@ -217,26 +218,40 @@ def test_the_fake_refuses_what_jira_refuses(
     search = ("search/jql", "3") if fake.state.cloud else ("search", "2")
     with pytest.raises(PermanentAdapterError, match="does not exist for the field 'fixVersion'"):
         publisher.session.get(search[0], version=search[1], jql='fixVersion = "9.99"')
+    # Refused on a site without issues too: Jira checks the query, not what it would find.
+    assert not fake.state.issues
+    with pytest.raises(PermanentAdapterError, match="does not exist for the field 'project'"):
+        publisher.session.get(search[0], version=search[1], jql='project = "OPS"')
     key = issue(fake, "Needs a fix")
     with pytest.raises(PermanentAdapterError, match=r"Version name '9\.99' is not valid"):
         versions.add_fix_version(key, "9.99")
     if not fake.state.cloud:
         with pytest.raises(PermanentAdapterError, match="no such resource"):
             versions.related_work(str(made["id"]))
+    with pytest.raises(PermanentAdapterError, match="HTTP 405"):
+        publisher.session.send("DELETE", "search", {})
+
+
+def test_versions_need_project_administration(
+    fake: FakeJira, publisher: JiraVersionPublisher, tmp_path: Path
+) -> None:
+    # Jira lets only project (or Jira) administrators create, change and release versions.
+    with fake.state.lock:
+        fake.state.project_admins.discard("pixbridge")
+    with pytest.raises(PermanentAdapterError, match="permission to create versions"):
+        publisher.publish(manifest(tmp_path))
+    assert not fake.state.versions
+    with fake.state.lock:
+        fake.state.project_admins.add("pixbridge")
+    made = publisher.versions.create("4.13", "planned")
+    with fake.state.lock:
+        fake.state.project_admins.discard("pixbridge")
+    with pytest.raises(PermanentAdapterError, match="administrator rights"):
+        publisher.publish(manifest(tmp_path))
+    assert not fake.state.versions[int(made["id"])].released
 
 
 # ---------------------------------------------------------------------- end to end
-
-
-def customer_mail() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "john.smith@customer.example"
-    msg["To"] = "support@pix.example"
-    msg["Subject"] = "Export crashes on large projects"
-    msg["Date"] = "Mon, 12 Jan 2026 09:14:05 +0000"
-    msg["Message-ID"] = "<crash@customer.example>"
-    msg.set_content("Windows 11\nThe export crashes.")
-    return msg.as_bytes(policy=SMTP)
 
 
 def distribution(root: Path, key: str) -> Path:
@@ -273,7 +288,8 @@ def test_release_workflow_with_directory_and_jira_version(
         },
     )  # fmt: skip
     try:
-        h.deliver(customer_mail())
+        h.deliver(mail(subject="Export crashes on large projects", body="Windows 11\nThe export crashes.",
+                       message_id="<crash@customer.example>", attachments=()))  # fmt: skip
         h.run()
         [key] = h.keys()
         marked = mark_waiting(h.app, key, "PIX", "4.13", by="anna")

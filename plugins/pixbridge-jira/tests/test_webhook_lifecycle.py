@@ -13,15 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesParser
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 import pixbridge_jira
 import pytest
 import requests
+from lifecycle_helpers import TEMPLATES, mail
 from pixbridge_jira import JiraTracker
 from pixbridge_jira.testing import Agent, FakeJira, settings_for
 from pixbridge_jira.webhook import signature
@@ -29,24 +28,11 @@ from pixbridge_jira.webhook import signature
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "settings" / "templates"
-
 SECRET = "whsec-lifecycle-3b1e"
 POLL = 60.0
 """The poll interval: far longer than any wait below, so only a wake explains a quick pass."""
 SOON = 15.0
 """Generous bound for "well before the poll interval" on a loaded machine."""
-
-
-def mail(subject: str, body: str, message_id: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "john.smith@customer.example"
-    msg["To"] = "support@pix.example"
-    msg["Subject"] = subject
-    msg["Date"] = "Mon, 12 Jan 2026 09:14:05 +0000"
-    msg["Message-ID"] = message_id
-    msg.set_content(body)
-    return msg.as_bytes(policy=SMTP)
 
 
 def sent(harness: Harness) -> list[str]:
@@ -108,7 +94,7 @@ class Passes:
 @pytest.fixture
 def running(harness: Harness, fake: FakeJira) -> Iterator[tuple[str, JiraTracker]]:
     """pixbridge running forever with one registered request; yields its key and the tracker."""
-    harness.deliver(mail("Export crashes", "It crashes.", "<w1@customer.example>"))
+    harness.deliver(mail(body="It crashes.", message_id="<w1@customer.example>", attachments=()))
 
     def serve() -> None:
         # The state store belongs to the thread that opened it: close it there too.

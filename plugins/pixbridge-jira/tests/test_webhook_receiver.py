@@ -139,12 +139,15 @@ def test_an_oversize_body_is_refused_before_it_is_read(
     assert len(got) == 1
 
 
-def test_a_request_without_a_length_is_refused(
-    receiver: WebhookReceiver, got: list[WebhookEvent]
+@pytest.mark.parametrize(
+    "framing",
+    ["Transfer-Encoding: chunked", "Content-Length: 5\r\nTransfer-Encoding: chunked"],
+    ids=["chunked", "chunked-with-a-length"],  # the second: how requests are smuggled
+)
+def test_a_request_without_a_plain_length_is_refused(
+    receiver: WebhookReceiver, got: list[WebhookEvent], framing: str
 ) -> None:
-    head = (
-        f"POST {receiver.settings.path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
+    head = f"POST {receiver.settings.path} HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n"
     assert raw_exchange(receiver, head) == "HTTP/1.0 411 Length Required"
     assert got == []
 

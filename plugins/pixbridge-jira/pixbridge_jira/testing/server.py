@@ -302,10 +302,14 @@ class FakeJira:
         rest = match.group(2)
         if rest != "serverInfo":
             request.user = self.state.authenticate(request.headers.get("Authorization"))
-        for route in self._routes:
-            found = route.pattern.fullmatch(rest)
-            if found and route.method == request.method:
+        matching = [
+            (route, found) for route in self._routes if (found := route.pattern.fullmatch(rest))
+        ]
+        for route, found in matching:
+            if route.method == request.method:
                 return route.handler(request, *found.groups())
+        if matching:  # a resource Jira has, asked with a method it does not take
+            raise JiraError(405, [f"Method {request.method} is not allowed for {rest}"])
         raise JiraError(404, [f"No resource {request.method} {rest}"])
 
     # ------------------------------------------------------------------ routes

@@ -141,6 +141,9 @@ class State:
         self.components = dict(COMPONENTS)
         self.admins: set[str] = set()
         """Users with Jira administration (may list the admin webhooks)."""
+        self.project_admins: set[str] = {"pixbridge"}
+        """Users with the project's *Administer Projects* permission: only they (and Jira
+        administrators) may create and change versions."""
         self.listener: Listener | None = None
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
@@ -364,10 +367,9 @@ class State:
         now = time.time()
         hits = [i for i in self.issues.values() if i.created + self.search_lag <= now]
         for clause in re.split(r"\s+AND\s+", text, flags=re.I):
-            fix_version = re.fullmatch(r'fixVersion\s*=\s*"?([^"]*)"?', clause.strip(), re.I)
-            if fix_version:
-                self.fix_version_ids(fix_version.group(1))  # refused even when nothing matches
-            hits = [i for i in hits if self._matches(i, clause.strip(), now)]
+            # Parsed before any issue is looked at: Jira refuses a bad query even on no issues.
+            matches = self._clause(clause.strip(), now)
+            hits = [i for i in hits if matches(i)]
         sort_key = {"updated": lambda i: i.updated, "created": lambda i: i.created}.get(
             order, lambda i: i.id
         )
@@ -383,7 +385,8 @@ class State:
             )
         return wanted
 
-    def _matches(self, issue: FakeIssue, clause: str, now: float) -> bool:
+    def _clause(self, clause: str, now: float) -> Callable[[FakeIssue], bool]:
+        """Which issues one JQL clause finds; 400 as Jira words it for one Jira refuses."""
         match = re.fullmatch(r'(\w+)\s*(=|>=)\s*"?([^"]*)"?', clause)
         if not match:
             raise JiraError(
@@ -391,13 +394,18 @@ class State:
             )
         name, op, value = match.group(1).lower(), match.group(2), match.group(3)
         if name == "project" and op == "=":
-            return value in (self.project, self.project_id)
+            if value.upper() not in (self.project, self.project_id):
+                raise JiraError(
+                    400, [f"The value '{value}' does not exist for the field 'project'."]
+                )
+            return lambda issue: True
         if name == "labels" and op == "=":
-            return value in (issue.fields.get("labels") or [])
+            return lambda issue: value in (issue.fields.get("labels") or [])
         if name == "key" and op == "=":
-            return issue.key == value
+            return lambda issue: issue.key == value
         if name == "fixversion" and op == "=":
-            return bool(self.fix_version_ids(value) & set(issue.fields.get("fixVersions") or []))
+            ids = self.fix_version_ids(value)
+            return lambda issue: bool(ids & set(issue.fields.get("fixVersions") or []))
         if name in ("updated", "created") and op == ">=":
             relative = re.fullmatch(r"-(\d+)m", value)
             if not relative:
@@ -405,7 +413,9 @@ class State:
             since = now - 60 * int(relative.group(1))
             # JQL compares whole minutes: round the bound down to the minute, as Jira does.
             since -= since % 60
-            return (issue.updated if name == "updated" else issue.created) >= since
+            if name == "updated":
+                return lambda issue: issue.updated >= since
+            return lambda issue: issue.created >= since
         raise JiraError(
             400, [f"Field '{name}' does not exist or you do not have permission to view it."]
         )

@@ -1,9 +1,11 @@
 """The fake Jira's project versions, their related work (Cloud) and fix versions on issues.
 
-Validated as Jira validates them: a version name is required, at most 255 characters and unique
-per project ignoring case; dates are ``yyyy-MM-dd``; unknown body keys are refused as Jira's
-JSON binding refuses them; related work exists on Cloud only; a fix version must name an
-existing version. Errors use Jira's body ``{"errorMessages": [...], "errors": {field: msg}}``.
+Validated as Jira validates them: only project (or Jira) administrators may create or change a
+version (refused in Data Center's words otherwise); a version name is required, at most 255
+characters and unique per project ignoring case; dates are ``yyyy-MM-dd``; unknown body keys
+are refused as Jira's JSON binding refuses them; related work exists on Cloud only; a fix
+version must name an existing version. Errors use Jira's body
+``{"errorMessages": [...], "errors": {field: msg}}``.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ class VersionApi:
             None, self.state.project_id, int(self.state.project_id),
         ):  # fmt: skip
             raise JiraError(404, [f"No project could be found with key '{project or project_id}'."])
+        if not self._administers(r):
+            raise JiraError(404, [
+                f"Project with key '{self.state.project}' either does not exist or you do not "
+                "have permission to create versions in it."
+            ])  # fmt: skip
         if "name" not in body:
             raise JiraError(400, errors={"name": "You must specify a valid version name"})
         version = FakeVersion(self.state.next_id(), "")
@@ -128,8 +135,18 @@ class VersionApi:
     def update(self, r: Any, version_id: str) -> tuple[int, Any]:
         """``PUT version/{id}``: only the fields sent change; releasing twice is ignored."""
         version = self.version(version_id)
+        if not self._administers(r):
+            raise JiraError(
+                400, ["You must have global or project administrator rights in order to modify "
+                      "versions."]
+            )  # fmt: skip
         self._apply(version, _body(r))
         return 200, self.render(version)
+
+    def _administers(self, r: Any) -> bool:
+        """Whether the caller may manage the project's versions (Administer Projects)."""
+        name = r.user.name
+        return name in self.state.project_admins or name in self.state.admins
 
     def _apply(self, version: FakeVersion, body: dict[str, Any]) -> None:
         """Validate every field of *body* first, then change *version* (all or nothing)."""
