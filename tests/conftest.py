@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,19 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"mail corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PIXBRIDGE_* variable of the developer's shell leaks in; no settings/ in the cwd.
+
+    For tests of how settings are found and layered; use it with
+    ``pytestmark = pytest.mark.usefixtures("clean_environment")``.
+    """
+    for name in list(os.environ):
+        if name.startswith("PIXBRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 # ---------------------------------------------------------------------------------- state store

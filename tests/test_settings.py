@@ -25,13 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "settings" / "pixbridge.toml"
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PIXBRIDGE_* variable of the developer's shell leaks in; no settings/ in the cwd."""
-    for name in list(os.environ):
-        if name.startswith("PIXBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def _write(path: Path, text: str) -> Path:

@@ -12,7 +12,6 @@ import click
 
 from pixbridge.cli.main import CliState, echo_json
 from pixbridge.cli.workers import supervise
-from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
 from pixbridge.lifecycle.orchestrator import Orchestrator
 from pixbridge.observability.metrics import Metrics
@@ -100,7 +99,7 @@ def run(
         if not orchestrator.open_store(wait=True):
             return
         if listen:
-            server = _serve_metrics(app, orchestrator, listen)
+            server = _serve_metrics(orchestrator, listen)
         orchestrator.run_forever()
     finally:
         orchestrator.close()
@@ -108,11 +107,9 @@ def run(
             server.stop()
 
 
-def _serve_metrics(app: App, orchestrator: Orchestrator, listen: str) -> MetricsServer:
+def _serve_metrics(orchestrator: Orchestrator, listen: str) -> MetricsServer:
     """Start /metrics and /healthz on *listen* (they read the store, so it must be open)."""
-    metrics = Metrics(app)
-    orchestrator.watchers.append(metrics)
-    app.plugins.manager.register(metrics, name="pixbridge-metrics")
+    metrics = Metrics.watching(orchestrator)
     try:
         server = MetricsServer(metrics, listen).start()
     except OSError as exc:

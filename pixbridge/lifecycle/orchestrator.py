@@ -19,6 +19,7 @@ from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
 from pixbridge.observability.credentials import CredentialWatcher
+from pixbridge.store.claims import mailbox_role
 from pixbridge.store.db import StoreUnavailable
 
 __all__ = ["Orchestrator", "PassResult", "PassWatcher"]
@@ -92,7 +93,7 @@ class Orchestrator:
         # taking or giving back a role never opens an adapter: a tracker down at start-up
         # must stop only the sync stage.
         pipeline = app.settings.pipeline
-        self._mailbox_role = f"mailbox:{pipeline.mail_source}"
+        self._mailbox_role = mailbox_role(pipeline.mail_source)
         self._sync_role = f"sync:{pipeline.tracker}"
 
     def open_store(self, *, wait: bool = False) -> bool:

@@ -9,7 +9,8 @@ collects those dates from the configured adapters and judges them against
 - :class:`CredentialWatcher` (on the orchestrator) logs a warning once a day per credential
   inside the window, an error once expired;
 - :class:`~pixbridge.observability.metrics.Metrics` exports each date as
-  ``pixbridge_credential_expiry_timestamp_seconds``;
+  ``pixbridge_credential_expiry_timestamp_seconds``, from the watcher's :class:`ExpiryReading`
+  (one reading an hour serves both);
 - ``pixbridge doctor`` lists them and fails on an expired one.
 
 :data:`ExpiryDate` is the settings type for such a date, so every plugin parses it alike.
@@ -39,6 +40,7 @@ __all__ = [
     "CredentialExpiry",
     "CredentialWatcher",
     "ExpiryDate",
+    "ExpiryReading",
     "Urgency",
     "credential_expiries",
     "describe",
@@ -159,6 +161,34 @@ def credential_expiries(app: App) -> list[CredentialExpiry]:
     return sorted(found.values(), key=lambda e: (e.expires_at, e.adapter, e.credential))
 
 
+class ExpiryReading:
+    """The expiries as last read, read again once :data:`CHECK_EVERY` has passed.
+
+    Shared by whoever needs the dates (the watcher's log, the metric): each asks through
+    :meth:`refresh`, and the adapters are built and asked once per interval, whoever asks first.
+    """
+
+    def __init__(self, app: App, *, every: timedelta = CHECK_EVERY) -> None:
+        self.app = app
+        self.every = every
+        self.expiries: list[CredentialExpiry] = []
+        """What the last reading found."""
+        self.read_at: datetime | None = None
+        """When that was; ``None``: never yet."""
+
+    def read(self, now: datetime) -> list[CredentialExpiry]:
+        """Ask the adapters now."""
+        self.read_at = now  # first: a failing reading waits its interval like any other
+        self.expiries = credential_expiries(self.app)
+        return self.expiries
+
+    def refresh(self, now: datetime) -> list[CredentialExpiry]:
+        """The expiries, read again first if never read or :attr:`every` has passed since."""
+        if self.read_at is None or now - self.read_at >= self.every:
+            self.read(now)
+        return self.expiries
+
+
 # ---------------------------------------------------------------------------- judging
 
 
@@ -195,18 +225,18 @@ def describe(expiry: CredentialExpiry, now: datetime, *, advice: bool = True) ->
 class CredentialWatcher:
     """Logs credentials about to expire; a :class:`~pixbridge.lifecycle.orchestrator.PassWatcher`.
 
-    It reads the dates at the first stage of the first pass and then at most every
-    :data:`CHECK_EVERY`, so it costs a clock reading per stage. Each credential is logged at
-    most once per (UTC) day: a warning within ``[observability] credential_warning_days``,
-    an error once expired (at once when a warning turns into an error).
+    It refreshes its :attr:`reading` at every stage (at most one reading per :data:`CHECK_EVERY`,
+    so it costs a clock reading per stage) and judges each new reading, whoever took it. Each
+    credential is logged at most once per (UTC) day: a warning within ``[observability]
+    credential_warning_days``, an error once expired (at once when a warning turns into an error).
     """
 
     def __init__(self, app: App, *, every: timedelta = CHECK_EVERY) -> None:
         self.app = app
-        self.every = every
-        self.expiries: list[CredentialExpiry] = []
-        """What the last check found."""
-        self._checked_at: datetime | None = None
+        self.reading = ExpiryReading(app, every=every)
+        """The dates, shared with the metrics (:meth:`~pixbridge.observability.metrics.Metrics.watching`)."""
+        self._judged_at: datetime | None = None
+        """When the reading last judged was taken."""
         self._told: dict[tuple[str, str], tuple[Urgency, date]] = {}
 
     def stage_done(
@@ -223,18 +253,28 @@ class CredentialWatcher:
         """Check if due."""
         self._maybe_check()
 
+    @property
+    def expiries(self) -> list[CredentialExpiry]:
+        """What the last reading found."""
+        return self.reading.expiries
+
     def _maybe_check(self) -> None:
         try:
             now = self.app.clock.now()
-            if self._checked_at is None or now - self._checked_at >= self.every:
-                self._checked_at = now
-                self.check(now)
+            self.reading.refresh(now)
+            if self.reading.read_at != self._judged_at:  # ours, or the metrics' at start
+                self._judge(now)
         except Exception:  # a watcher must never break the pass
             log.exception("checking credential expiry failed")
 
     def check(self, now: datetime) -> list[CredentialExpiry]:
         """Read the expiries now and log those due a warning or error today."""
-        self.expiries = credential_expiries(self.app)
+        self.reading.read(now)
+        self._judge(now)
+        return self.expiries
+
+    def _judge(self, now: datetime) -> None:
+        self._judged_at = self.reading.read_at
         days = self.app.settings.observability.credential_warning_days
         for expiry in self.expiries:
             level = urgency(expiry, now, days)
@@ -254,4 +294,3 @@ class CredentialWatcher:
                     describe(expiry, now),
                     days,
                 )
-        return self.expiries

@@ -3,8 +3,10 @@
 Counters and the stage histogram are fed by the orchestrator (:class:`Metrics` is a
 :class:`~pixbridge.lifecycle.orchestrator.PassWatcher`) and by the ``on_stage_error`` observer
 hook; the backlog gauges are read from the state store on every scrape, the credential expiry
-dates from the adapters at start and then hourly (after a pass). Each :class:`Metrics` has its own
-:class:`~prometheus_client.CollectorRegistry`, never the global default one.
+dates from the adapters at start and then hourly (in the loop), in one reading with the
+orchestrator's :class:`~pixbridge.observability.credentials.CredentialWatcher`. Each
+:class:`Metrics` has its own :class:`~prometheus_client.CollectorRegistry`, never the global
+default one.
 """
 
 from __future__ import annotations
@@ -20,11 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pixbridge import hookimpl
 from pixbridge.errors import AdapterError, NeedsCredentials, TransientAdapterError
 from pixbridge.models import StageEvent
-from pixbridge.observability.credentials import (
-    CHECK_EVERY,
-    CredentialExpiry,
-    credential_expiries,
-)
+from pixbridge.observability.credentials import CredentialWatcher, ExpiryReading
 from pixbridge.observability.probe import Backlog, StoreBacklogProbe, StoreProbe
 from pixbridge.store.db import StoreUnavailable
 
@@ -32,7 +30,7 @@ if TYPE_CHECKING:
     from pixbridge.adapters import Clock
     from pixbridge.context import RunContext
     from pixbridge.lifecycle.app import App
-    from pixbridge.lifecycle.orchestrator import PassResult
+    from pixbridge.lifecycle.orchestrator import Orchestrator, PassResult
 
 __all__ = ["Health", "Metrics"]
 
@@ -63,9 +61,14 @@ class Metrics:
     """The metrics of one process over one application.
 
     :param probe: Reads the backlog; default: a read-only connection to the state store.
+    :param credentials: The credential expiries to export, refreshed at start and after each
+        pass; default: a reading of their own (the service hands over its watcher's instead,
+        see :meth:`watching`).
     """
 
-    def __init__(self, app: App, *, probe: StoreProbe | None = None) -> None:
+    def __init__(
+        self, app: App, *, probe: StoreProbe | None = None, credentials: ExpiryReading | None = None
+    ) -> None:
         self.app = app
         self.clock: Clock = app.clock
         self.settings = app.settings
@@ -84,9 +87,9 @@ class Metrics:
         """When intake was last up to date: an accept stage without error, or a pass in which
         this instance did not hold the mailbox role (another instance reads it)."""
         self._accept_ran = False
-        self.credentials: list[CredentialExpiry] = credential_expiries(app)
-        """The adapters' credential expiries, read again hourly by :meth:`pass_done`."""
-        self.credentials_read_at = self.started_at
+        self.credentials = credentials or ExpiryReading(app)
+        """The adapters' credential expiries, refreshed at start and by :meth:`pass_done`."""
+        self.credentials.refresh(self.started_at)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.accepted = Counter(
@@ -129,6 +132,23 @@ class Metrics:
         )
         r.register(_BacklogCollector(self))
 
+    @classmethod
+    def watching(cls, orchestrator: Orchestrator) -> Metrics:
+        """Metrics told of *orchestrator*'s stages and passes and of every stage error, as
+        ``pixbridge run --metrics`` sets them up.
+
+        They export what the orchestrator's credential watcher reads, so the adapters are
+        asked for their expiry dates once an hour for both.
+        """
+        app = orchestrator.app
+        reading = next(
+            (w.reading for w in orchestrator.watchers if isinstance(w, CredentialWatcher)), None
+        )
+        metrics = cls(app, credentials=reading)
+        orchestrator.watchers.append(metrics)
+        app.plugins.manager.register(metrics, name="pixbridge-metrics")
+        return metrics
+
     # ------------------------------------------------------------ PassWatcher
 
     def stage_done(
@@ -162,14 +182,13 @@ class Metrics:
 
     def pass_done(self, result: PassResult) -> None:
         """Remember when the last pass completed (the health endpoint's heartbeat); read the
-        credential expiries again if an hour has passed (in the loop, not at scrape time)."""
+        credential expiries again if an hour has passed since anyone read them (in the loop,
+        not at scrape time)."""
         self.last_pass_at = self.clock.now()
         if not self._accept_ran:  # not the mailbox role's holder: no intake of ours to lag
             self.last_accept_at = self.last_pass_at
         self._accept_ran = False
-        if self.last_pass_at - self.credentials_read_at >= CHECK_EVERY:
-            self.credentials_read_at = self.last_pass_at
-            self.credentials = credential_expiries(self.app)
+        self.credentials.refresh(self.last_pass_at)
 
     # ------------------------------------------------------------ observer hook
 
@@ -300,6 +319,6 @@ class _BacklogCollector:
             labels=["adapter", "credential"],
         )
         if backlog is not None:
-            for e in self.metrics.credentials:
+            for e in self.metrics.credentials.expiries:
                 expiry.add_metric([e.adapter, e.credential], e.expires_at.timestamp())
         yield expiry

@@ -65,14 +65,12 @@ class ReleaseStore:
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
-        self.db = store.db
-        self._c = store.db
 
     # ---------------------------------------------------------------- releases
 
     def release(self, product: str, version: str) -> ReleaseRow | None:
         """The recorded release, or ``None``."""
-        row = self._c.execute(
+        row = self.store.db.execute(
             "SELECT * FROM releases WHERE product = ? AND version = ?", (product, version)
         ).fetchone()
         return from_row(ReleaseRow, row) if row else None
@@ -80,9 +78,9 @@ class ReleaseStore:
     def releases(self, product: str | None = None) -> list[ReleaseRow]:
         """Recorded releases in build order, of one product or of all."""
         if product is None:
-            rows = self._c.execute("SELECT * FROM releases ORDER BY product, build")
+            rows = self.store.db.execute("SELECT * FROM releases ORDER BY product, build")
         else:
-            rows = self._c.execute(
+            rows = self.store.db.execute(
                 "SELECT * FROM releases WHERE product = ? ORDER BY build", (product,)
             )
         return [from_row(ReleaseRow, r) for r in rows]
@@ -98,7 +96,7 @@ class ReleaseStore:
         at: datetime,
     ) -> int:
         """Record a release about to be published; returns its id."""
-        (row,) = self._c.execute(
+        (row,) = self.store.db.execute(
             "INSERT INTO releases (product, generation, build, version, identity, manifest,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
@@ -115,7 +113,7 @@ class ReleaseStore:
 
     def mark_published(self, release_id: int, at: datetime) -> None:
         """Every publisher has the release: it is out."""
-        self._c.execute(
+        self.store.db.execute(
             "UPDATE releases SET status = 'published', published_at = COALESCE(published_at, ?)"
             " WHERE id = ?",
             (ts(at), release_id),
@@ -125,14 +123,14 @@ class ReleaseStore:
 
     def steps(self, release_id: int) -> list[StepRow]:
         """The publishers of a release, in the order they were first configured."""
-        rows = self._c.execute(
+        rows = self.store.db.execute(
             "SELECT * FROM release_steps WHERE release_id = ? ORDER BY position", (release_id,)
         )
         return [from_row(StepRow, r) for r in rows]
 
     def add_step(self, release_id: int, publisher: str, at: datetime) -> None:
         """Plan publishing to *publisher* (already planned: nothing changes)."""
-        self._c.execute(
+        self.store.db.execute(
             "INSERT INTO release_steps (release_id, publisher, updated_at, position)"
             " VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM release_steps"
             " WHERE release_id = ?)) ON CONFLICT DO NOTHING",
@@ -143,7 +141,7 @@ class ReleaseStore:
         self, release_id: int, publisher: str, url: str, details: Mapping[str, str], at: datetime
     ) -> None:
         """Record where *publisher* put the release."""
-        self._c.execute(
+        self.store.db.execute(
             "UPDATE release_steps SET state = 'done', attempts = attempts + 1, url = ?,"
             " details = ?, last_error = NULL, updated_at = ? WHERE release_id = ? AND publisher = ?",
             (url, json.dumps(dict(details), sort_keys=True), ts(at), release_id, publisher),
@@ -151,7 +149,7 @@ class ReleaseStore:
 
     def step_failed(self, release_id: int, publisher: str, error: str, at: datetime) -> None:
         """Record a failed attempt; the next publish of the identical manifest tries again."""
-        self._c.execute(
+        self.store.db.execute(
             "UPDATE release_steps SET state = 'failed', attempts = attempts + 1, last_error = ?,"
             " updated_at = ? WHERE release_id = ? AND publisher = ?",
             (error, ts(at), release_id, publisher),
@@ -163,7 +161,7 @@ class ReleaseStore:
         self, request_key: str, product: str, version: str, by: str, at: datetime
     ) -> None:
         """Record that *request_key* waits for *version*; a later mark replaces an earlier one."""
-        self._c.execute(
+        self.store.db.execute(
             "INSERT INTO waiting_builds (request_key, product, version, marked_by, marked_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_key) DO UPDATE SET"
             " product = excluded.product, version = excluded.version,"
@@ -173,14 +171,14 @@ class ReleaseStore:
 
     def waiting(self, request_key: str) -> WaitingRow | None:
         """What *request_key* waits for, if anything."""
-        row = self._c.execute(
+        row = self.store.db.execute(
             "SELECT * FROM waiting_builds WHERE request_key = ?", (request_key,)
         ).fetchone()
         return from_row(WaitingRow, row) if row else None
 
     def waiting_for(self, product: str, version: str) -> list[WaitingRow]:
         """The requests waiting for one build (told or not), in the order they were marked."""
-        rows = self._c.execute(
+        rows = self.store.db.execute(
             "SELECT * FROM waiting_builds WHERE product = ? AND version = ?"
             " ORDER BY marked_at, request_key",
             (product, version),
@@ -191,12 +189,12 @@ class ReleaseStore:
 
     def add_notification(self, release_id: int, request_key: str, cause: str, at: datetime) -> bool:
         """Record that the customer of *request_key* was told; False if already recorded."""
-        cur = self._c.execute(
+        cur = self.store.db.execute(
             "INSERT INTO release_notifications (release_id, request_key, cause,"
             " queued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (release_id, request_key, cause, ts(at)),
         )
-        self._c.execute(
+        self.store.db.execute(
             "UPDATE waiting_builds SET release_id = ? WHERE request_key = ?",
             (release_id, request_key),
         )
@@ -204,7 +202,7 @@ class ReleaseStore:
 
     def notified(self, release_id: int) -> dict[str, bool]:
         """Requests told about a release, each with whether the tracker shows it completed."""
-        rows = self._c.execute(
+        rows = self.store.db.execute(
             "SELECT request_key, tracker_done FROM release_notifications WHERE release_id = ?"
             " ORDER BY queued_at, request_key",
             (release_id,),
@@ -213,7 +211,7 @@ class ReleaseStore:
 
     def tracker_done(self, release_id: int, request_key: str) -> None:
         """The tracker shows the request completed."""
-        self._c.execute(
+        self.store.db.execute(
             "UPDATE release_notifications SET tracker_done = 1"
             " WHERE release_id = ? AND request_key = ?",
             (release_id, request_key),

@@ -18,10 +18,19 @@ from datetime import datetime, timedelta
 from pixbridge.store.db import Database
 from pixbridge.store.rows import LeaseRow, MessageRow, OutboxRow, from_row, ts
 
-__all__ = ["ClaimsMixin"]
+__all__ = ["MAILBOX_ROLE_PREFIX", "ClaimsMixin", "mailbox_role"]
 
 CLAIM_LOCK = "pixbridge.claims"
 """The lock every claiming transaction holds (see :meth:`Database.lock`)."""
+
+MAILBOX_ROLE_PREFIX = "mailbox:"
+"""How the lease of the role "poll a mailbox" begins; :meth:`ClaimsMixin.held_by_others` looks
+for it, so the orchestrator names the role with :func:`mailbox_role`."""
+
+
+def mailbox_role(source: str) -> str:
+    """The lease name of polling mail source *source* (its settings key)."""
+    return f"{MAILBOX_ROLE_PREFIX}{source}"
 
 
 class ClaimsMixin:
@@ -181,8 +190,8 @@ class ClaimsMixin:
             " UNION ALL SELECT 1 FROM outbox WHERE claimed_by IS NOT NULL AND claimed_by != ?"
             " AND claim_until > ? AND state = 'pending'"
             " UNION ALL SELECT 1 FROM leases WHERE holder != ? AND expires_at > ?"
-            " AND name LIKE 'mailbox:%'"
+            " AND name LIKE ?"
             " LIMIT 1",
-            (holder, ts(now), holder, ts(now), holder, ts(now)),
+            (holder, ts(now), holder, ts(now), holder, ts(now), f"{MAILBOX_ROLE_PREFIX}%"),
         ).fetchone()
         return busy is not None

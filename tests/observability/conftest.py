@@ -28,10 +28,7 @@ def observed(tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
     def factory(**kw: Any) -> tuple[Harness, Metrics]:
         h = Harness(tmp_path / f"h{len(made)}", templates_dir=TEMPLATES, clock=clock, **kw)
         made.append(h)
-        metrics = Metrics(h.app)
-        h.orchestrator.watchers.append(metrics)
-        h.app.plugins.manager.register(metrics, name="pixbridge-metrics")
-        return h, metrics
+        return h, Metrics.watching(h.orchestrator)
 
     yield factory
     for h in made:

@@ -330,6 +330,31 @@ def test_the_metric_reads_the_dates_again_hourly(
     assert ExpiringOutbox.asked == 1
 
 
+def test_one_reading_an_hour_serves_the_log_and_the_metric(
+    make: Callable[..., Harness], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make("2026-01-20")  # within the warning window: the watcher logs it
+    ExpiringOutbox.asked = 0
+    with caplog.at_level(logging.INFO, logger="pixbridge.credentials"):
+        metrics = Metrics.watching(h.orchestrator)  # the service's start
+        h.run()
+    assert ExpiringOutbox.asked == 1
+    assert [level for level, _ in records(caplog)] == [logging.WARNING]  # the start's reading
+    sample = {"adapter": "expiring-outbox", "credential": "password"}
+    gauge = "pixbridge_credential_expiry_timestamp_seconds"
+    assert (
+        metrics.registry.get_sample_value(gauge, sample)
+        == datetime(2026, 1, 20, tzinfo=UTC).timestamp()
+    )
+    for _ in range(4):
+        clock.advance(minutes=15)
+        h.run()
+    assert ExpiringOutbox.asked == 2
+    clock.advance(hours=1)
+    h.run()
+    assert ExpiringOutbox.asked == 3
+
+
 # ---------------------------------------------------------------------------- doctor
 
 
