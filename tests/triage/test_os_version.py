@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixbridge.models import Attachment
-from pixbridge.triage.os_version import find_os_version, os_from_attachments, os_from_text
+from pixbridge.triage.os_version import (
+    _LABEL_FINDER,
+    _LINUX_FINDERS,
+    _MACOS_FINDER,
+    _UNAME_FINDER,
+    _WINDOWS_FINDER,
+    _Finder,
+    find_os_version,
+    os_from_attachments,
+    os_from_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +166,48 @@ def test_body_wins_over_attachments_and_binary_files_are_not_read() -> None:
     assert find_os_version("We use Ubuntu 20.04", [sysinfo]) == "Ubuntu 20.04"
     assert find_os_version("no os here", [image, sysinfo]) == "Windows 11 Pro"
     assert find_os_version("no os here", [image]) is None
+
+
+# Letters whose lower case is what the regex engine compares with (``str.lower``); the engine
+# also folds a few rare letters (ſ, ı, K, archaic Cyrillic) that no real mail spells an OS with.
+_LETTERS = (
+    string.ascii_letters
+    + string.digits
+    + string.punctuation
+    + " \t\n\r\u00a0\u2028«»—"
+    + "".join(chr(c) for c in range(ord("А"), ord("я") + 1))
+    + "Ёё"
+)
+_NOISE = st.lists(
+    st.sampled_from(["window", "Win", "Microsoft ", "process", "os ", "red", "alt", "\n", " "])
+    | st.text(alphabet=_LETTERS, max_size=8),
+    max_size=6,
+).map("".join)
+_FINDERS = [
+    _WINDOWS_FINDER,
+    *_LINUX_FINDERS,
+    _MACOS_FINDER,
+    _UNAME_FINDER,
+    _LABEL_FINDER,
+]
+
+
+@pytest.mark.parametrize("finder", _FINDERS, ids=lambda f: f.needles[0].pattern)
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_needles_find_what_the_pattern_finds(finder: _Finder, data: st.DataObject) -> None:
+    # The patterns are tried only where a needle matches in the lower-cased text (os_version.py,
+    # _Finder): a needle that misses a place a match can start would lose that OS.
+    drawn = data.draw(st.from_regex(finder.pattern, fullmatch=True, alphabet=_LETTERS))
+    text = data.draw(_NOISE) + drawn + data.draw(_NOISE)
+    if finder is _LABEL_FINDER:
+        text = "\n" + text
+    expected = finder.pattern.search(text)
+    found = finder.search(text, text.lower())
+    assert (found is None) == (expected is None), text
+    if found is not None and expected is not None:
+        # The Windows match starts at "Win", past an optional "Microsoft", and a label's on its
+        # own line, past blank lines; the rest is the same.
+        assert (found.end(), found.groupdict()) == (expected.end(), expected.groupdict()), text
+        if finder not in (_WINDOWS_FINDER, _LABEL_FINDER):
+            assert found.start() == expected.start(), text
