@@ -4,8 +4,9 @@ Publishing build ``4.13`` of a product (``[pipeline] publishers = ["directory", 
 
 1. the files are checked against the manifest (size and SHA-256), before anything is written;
 2. the version named by ``version_name`` (``4.13``, or e.g. ``"{product} {version}"``) is found
-   in the project, or created unreleased (it may exist already: ``pixbridge requests
-   wait-build`` creates it to mark the waiting requests' fix version);
+   in the project (listed once per publish, never kept between publishes), or created
+   unreleased (it may exist already: ``pixbridge requests wait-build`` creates it to mark the
+   waiting requests' fix version);
 3. on Cloud, every configured link is attached as *related work*; Data Center has no related
    work, so the links are written into the description on both;
 4. one ``PUT`` sets the description (links, the requests whose fix version it is, the manifest
@@ -109,15 +110,27 @@ class JiraVersionPublisher(ReleasePublisher):
         return self.settings.credential_expiries()
 
     def check(self) -> list[str]:
-        """``pixbridge doctor``: the project and its versions can be read."""
+        """``pixbridge doctor``: the project's versions can be read, and the account may
+        create and release them (*Administer Projects*)."""
         problems = self.settings.setup_problems()
         if problems:
             return problems
+        project = self.settings.project
         try:
             self.versions.all()
         except AdapterError as exc:
-            return [f"cannot read the versions of Jira project {self.settings.project}: {exc}"]
-        return []
+            return [f"cannot read the versions of Jira project {project}: {exc}"]
+        try:
+            if self.versions.may_administer():
+                return []
+        except AdapterError as exc:
+            return [f"cannot ask Jira for the account's permissions in project {project}: {exc}"]
+        return [
+            f"adapters.{self.settings.table}: the account lacks the Administer Projects "
+            f"permission in Jira project {project}, without which Jira refuses to create and "
+            "release versions; grant it to the account in the project's permission scheme "
+            "(e.g. through the Administrators role), or use an account that has it"
+        ]
 
     # ------------------------------------------------------------------ publishing
 
@@ -125,6 +138,8 @@ class JiraVersionPublisher(ReleasePublisher):
         """Create (if missing) and release the version of *manifest*; see the module docstring."""
         identity = manifest_identity(manifest)
         name = self.versions.name_for(manifest.product, manifest.version)
+        # Listed once per publish and reused below; never kept between publishes, since an
+        # admin may rename, release or delete versions in Jira meanwhile.
         version = self.versions.named(name)
         if version is not None and version.get("released"):
             recorded = _identity_of(version)
@@ -141,7 +156,7 @@ class JiraVersionPublisher(ReleasePublisher):
                 "number (or, if Jira was released by mistake, unrelease the version in Jira "
                 "and publish again)"
             )
-        description = self._description(manifest, name, identity)
+        description = self._description(manifest, version, identity)
         if version is None:
             version = self.versions.create(name, description)
         version_id = str(version["id"])
@@ -173,11 +188,15 @@ class JiraVersionPublisher(ReleasePublisher):
 
     # ------------------------------------------------------------------ helpers
 
-    def _description(self, manifest: ReleaseManifest, name: str, identity: str) -> str:
+    def _description(
+        self, manifest: ReleaseManifest, found: dict[str, Any] | None, identity: str
+    ) -> str:
+        """The description of the version; *found* is the version as listed (``None``:
+        missing, so no issue can have it as fix version yet)."""
         product, version = manifest.product, manifest.version
         lines = [f"{product} {version}, published by pixbridge."]
         lines += [f"{link.title}: {link.url_for(product, version)}" for link in self.settings.links]
-        fixed = self.versions.fixed_requests(name)
+        fixed = self.versions.fixed_in(found) if found is not None else []
         if fixed:
             shown = "; ".join(f"{key} {summary}" for key, summary in fixed[:_FIXED_LISTED])
             more = len(fixed) - _FIXED_LISTED

@@ -22,6 +22,8 @@ __all__ = ["JiraVersions"]
 
 MAX_NAME = 255
 """Jira refuses longer version names."""
+ADMINISTER_PROJECTS = "ADMINISTER_PROJECTS"
+"""The key of Jira's *Administer Projects* permission."""
 
 
 class JiraVersions:
@@ -40,6 +42,16 @@ class JiraVersions:
         if self._project_id is None:
             self._project_id = str(self.session.get(f"project/{self.project}")["id"])
         return self._project_id
+
+    def may_administer(self) -> bool:
+        """Whether the account has *Administer Projects* in the project, which Jira requires
+        to create, change and release versions (Jira administrators have it everywhere)."""
+        # ``permissions`` is required on Cloud and recent Data Center (400 without it).
+        found = self.session.get(
+            "mypermissions", projectKey=self.project, permissions=ADMINISTER_PROJECTS
+        )
+        entry = ((found or {}).get("permissions") or {}).get(ADMINISTER_PROJECTS) or {}
+        return entry.get("havePermission") is True
 
     def name_for(self, product: str, version: str) -> str:
         """The version name of build *version* of *product* (``version_name`` setting)."""
@@ -124,8 +136,11 @@ class JiraVersions:
         A version that does not exist fixes nothing (JQL would refuse the unknown name).
         """
         version = self.named(name)
-        if version is None:
-            return []
+        return [] if version is None else self.fixed_in(version)
+
+    def fixed_in(self, version: dict[str, Any]) -> list[tuple[str, str]]:
+        """``(key, summary)`` of the project's issues whose fix version is *version* (as
+        listed by :meth:`all`), by key."""
         quoted = str(version["name"]).replace("\\", "\\\\").replace('"', '\\"')
         jql = f'project = "{self.project}" AND fixVersion = "{quoted}" ORDER BY key'
         issues = search_issues(

@@ -124,6 +124,47 @@ def test_republishing_the_identical_manifest_writes_nothing(
     assert len(fake.state.versions) == 1
 
 
+def version_listings(fake: FakeJira) -> int:
+    return len(fake.requests("GET", r"/rest/api/2/project/SUP/versions$"))
+
+
+def test_one_publish_lists_the_versions_once(
+    fake: FakeJira, tracker: JiraTracker, publisher: JiraVersionPublisher, tmp_path: Path
+) -> None:
+    # Missing: found missing, created, released.
+    before = version_listings(fake)
+    publisher.publish(manifest(tmp_path / "a", "4.13"))
+    assert version_listings(fake) - before == 1
+    assert [(v.name, v.released) for v in fake.state.versions.values()] == [("4.13", True)]
+
+    # Made by wait-build with a waiting request: completed, described with the request.
+    crash = issue(fake, "Export crashes")
+    tracker.set_fix_version(crash, "PIX", "4.14")
+    before = version_listings(fake)
+    publisher.publish(manifest(tmp_path / "b", "4.14"))
+    assert version_listings(fake) - before == 1
+    made = next(v for v in fake.state.versions.values() if v.name == "4.14")
+    assert made.released and f"Fixed requests: {crash} Export crashes" in (made.description or "")
+    assert len(fake.state.versions) == 2
+
+    # Published already: one listing, no write.
+    writes, before = version_writes(fake), version_listings(fake)
+    publisher.publish(manifest(tmp_path / "b", "4.14"))
+    assert (version_writes(fake), version_listings(fake) - before) == (writes, 1)
+
+    # Nothing is kept between publishes: a version an admin renamed meanwhile is seen.
+    with fake.state.lock:
+        made.name = "4.14-withdrawn"
+    before = version_listings(fake)
+    publisher.publish(manifest(tmp_path / "b", "4.14"))
+    assert version_listings(fake) - before == 1
+    assert sorted(v.name for v in fake.state.versions.values()) == [
+        "4.13",
+        "4.14",
+        "4.14-withdrawn",
+    ]
+
+
 def test_another_manifest_under_a_released_version_is_refused(
     fake: FakeJira, publisher: JiraVersionPublisher, tmp_path: Path
 ) -> None:
@@ -249,6 +290,55 @@ def test_versions_need_project_administration(
     with pytest.raises(PermanentAdapterError, match="administrator rights"):
         publisher.publish(manifest(tmp_path))
     assert not fake.state.versions[int(made["id"])].released
+
+
+def test_doctor_checks_administer_projects(
+    fake: FakeJira, publisher: JiraVersionPublisher, tmp_path: Path
+) -> None:
+    assert publisher.check() == []
+    assert fake.requests("GET", r"/mypermissions$"), "doctor did not ask Jira"
+    with fake.state.lock:
+        fake.state.project_admins.discard("pixbridge")
+    [problem] = publisher.check()
+    assert problem.startswith("adapters.jira-version: ")
+    assert "Administer Projects" in problem and "project SUP" in problem
+    # What doctor says is what Jira then does.
+    with pytest.raises(PermanentAdapterError, match="permission to create versions"):
+        publisher.publish(manifest(tmp_path))
+    with fake.state.lock:
+        fake.state.admins.add("pixbridge")  # Jira administrators may administer every project
+    assert publisher.check() == []
+    publisher.publish(manifest(tmp_path))
+
+
+def test_the_fake_answers_mypermissions_as_jira_does(
+    fake: FakeJira, publisher: JiraVersionPublisher
+) -> None:
+    session = publisher.session
+
+    def have(**params: str) -> dict[str, bool]:
+        found = session.get("mypermissions", **params)["permissions"]
+        return {key: entry["havePermission"] for key, entry in found.items()}
+
+    wanted = "ADMINISTER_PROJECTS,ADMINISTER,BROWSE_PROJECTS"
+    expected = {"ADMINISTER_PROJECTS": True, "ADMINISTER": False, "BROWSE_PROJECTS": True}
+    assert have(projectKey="SUP", permissions=wanted) == expected
+    with fake.state.lock:
+        fake.state.add_project("OPS")
+    assert have(projectKey="OPS", permissions="ADMINISTER_PROJECTS") == {
+        "ADMINISTER_PROJECTS": False
+    }
+    # Without a project: whether the account has it in any project.
+    assert have(permissions="ADMINISTER_PROJECTS") == {"ADMINISTER_PROJECTS": True}
+    with pytest.raises(PermanentAdapterError, match="permissions query parameter is required"):
+        session.get("mypermissions", projectKey="SUP")
+    with pytest.raises(PermanentAdapterError, match="No project could be found"):
+        session.get("mypermissions", projectKey="NOPE", permissions="ADMINISTER_PROJECTS")
+    with pytest.raises(PermanentAdapterError, match="not valid"):
+        session.get("mypermissions", projectKey="SUP", permissions="MAKE_COFFEE")
+    # A version in another project needs Administer Projects there.
+    with pytest.raises(PermanentAdapterError, match="permission to create versions"):
+        session.send("POST", "version", {"name": "1.0", "project": "OPS"})
 
 
 # ---------------------------------------------------------------------- end to end

@@ -21,7 +21,7 @@ import pixbridge_jira
 import pytest
 import requests
 from lifecycle_helpers import TEMPLATES, mail
-from pixbridge_jira import JiraTracker
+from pixbridge_jira import JiraTracker, sync
 from pixbridge_jira.testing import Agent, FakeJira, settings_for
 from pixbridge_jira.webhook import signature
 
@@ -226,3 +226,46 @@ def test_events_for_another_project_are_ignored(
     assert tracker.take_hints(10) == []
     assert not fake.requests("GET", r"/issue/OPS-"), "another project's issue was read"
     assert len(fake.received) == before, "an ignored event made pixbridge call Jira"
+
+
+def test_an_event_naming_another_projects_issue_mails_nothing(
+    harness: Harness, fake: FakeJira, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One pass at a time (``run --once``), so the store can be read between passes.
+    harness.deliver(mail(body="It crashes.", message_id="<w2@customer.example>", attachments=()))
+    harness.run()
+    [key] = harness.keys()
+    tracker = harness.app.tracker
+    assert isinstance(tracker, JiraTracker) and tracker.webhook is not None
+    assert len(harness.sent()) == 1  # the acknowledgement
+    with fake.state.lock:
+        fake.state.add_project("OPS", "Operations (internal)")
+        fields = {"project": {"key": "OPS"}, "issuetype": {"name": "Task"}, "summary": "Payroll"}
+        other = fake.state.create(fields, fake.state.users["agent.smith"], adf=False)
+    Agent(fake).comment(other.key, "Internal: the payroll run failed.", public=True)
+    # Only events can bring news in the passes below: the search index "has not caught up".
+    monkeypatch.setattr(sync, "_search", lambda tracker, jql: [])
+
+    # Signed with the right secret (a leaked secret, or a replay) but naming the other
+    # project's issue by its global numeric id, and claiming our project.
+    forged = {
+        "webhookEvent": "comment_created",
+        "comment": {"id": str(other.comments[0].id), "body": "x"},
+        "issue": {"id": str(other.id), "fields": {"project": {"key": "SUP"}}},
+    }
+    assert post_event(tracker, forged) == 204
+    harness.run()
+    assert fake.requests("GET", rf"/issue/{other.id}$"), "pixbridge did not ask Jira"
+    assert len(harness.sent()) == 1, "another project's comment was mailed"
+    assert harness.app.store.events(other.key) == [], "another project's change was reported"
+
+    Agent(fake).comment(key, "Please send the recorder log.", public=True)
+    genuine = {
+        "webhookEvent": "comment_created",
+        "issue": {"key": key, "fields": {"project": {"key": "SUP"}}},
+    }
+    assert post_event(tracker, genuine) == 204
+    harness.run()
+    [_, answer] = sent(harness)
+    assert "Please send the recorder log." in answer
+    assert "payroll" not in answer

@@ -8,6 +8,7 @@ import pytest
 from pixbridge_jira import JiraTracker, sync
 from pixbridge_jira.sync import Watermark
 from pixbridge_jira.testing import Agent, FakeJira
+from pixbridge_jira.testing.state import FakeIssue
 from pixbridge_jira.webhook import WebhookEvent
 
 from pixbridge.models import RequestDraft
@@ -26,6 +27,29 @@ def key(tracker: JiraTracker) -> str:
 
 def comment_ids(batch: Any) -> list[str]:
     return [c.change_id for c in batch.changes if c.comment is not None]
+
+
+def foreign_issue(fake: FakeJira) -> FakeIssue:
+    """An issue of another project on the same Jira site, with an agent's public comment."""
+    with fake.state.lock:
+        if "OPS" not in fake.state.projects:
+            fake.state.add_project("OPS")
+        fields = {"project": {"key": "OPS"}, "issuetype": {"name": "Task"}, "summary": "Payroll"}
+        issue = fake.state.create(fields, fake.state.users["agent.smith"], adf=False)
+    Agent(fake).comment(issue.key, "Internal: the payroll run failed.", public=True)
+    return issue
+
+
+def test_the_fake_keeps_issue_ids_global_and_finds_issues_by_id_in_any_project(
+    tracker: JiraTracker, fake: FakeJira, key: str
+) -> None:
+    other = foreign_issue(fake)
+    assert other.key == "OPS-1" and key == "SUP-1", "each project numbers its own keys"
+    assert other.id != fake.state.issue(key).id
+    read = tracker.session.get(f"issue/{other.id}", fields="project")
+    assert (read["key"], read["fields"]["project"]["key"]) == ("OPS-1", "OPS")
+    assert tracker.search_keys('project = "SUP"') == [key]
+    assert tracker.search_keys('project = "OPS"') == [other.key]
 
 
 def test_a_hinted_issue_is_read_directly_and_does_not_move_the_watermark(
@@ -103,3 +127,23 @@ def test_hints_wait_out_a_jira_outage(tracker: JiraTracker, fake: FakeJira, key:
     with pytest.raises(TransientAdapterError):
         tracker.changes_since(watermark)
     assert tracker.take_hints(10) == [key], "the hint was lost with the failed call"
+
+
+def test_a_forged_hint_naming_another_projects_issue_reports_nothing(
+    tracker: JiraTracker, fake: FakeJira, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watermark = tracker.changes_since(None).watermark
+    other = foreign_issue(fake)
+    Agent(fake).comment(key, "Please send the log.", public=True)
+    # Only the hints can bring news now (the search index has not caught up).
+    monkeypatch.setattr(sync, "_search", lambda tracker, jql: [])
+    # Forged: the other project's issue by its numeric id (ids are global), claiming our project.
+    hint(tracker, str(other.id))
+    hint(tracker, key)  # genuine
+    batch = tracker.changes_since(watermark)
+    assert fake.requests("GET", rf"/issue/{other.id}$"), "the forged hint was not even read"
+    assert {c.key for c in batch.changes} == {key}, batch.changes
+    [change_id] = comment_ids(batch)
+    foreign = {f"jira:comment:{c.id}" for c in other.comments}
+    assert not foreign & set(Watermark.parse(batch.watermark).seen)
+    assert change_id in Watermark.parse(batch.watermark).seen

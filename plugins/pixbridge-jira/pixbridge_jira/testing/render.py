@@ -107,13 +107,14 @@ class Renderer:
 
     def _fields(self, issue: FakeIssue, version: str, search: bool) -> dict[str, Any]:
         f = issue.fields
+        project = self.state.projects[issue.project]
         comments = [self.comment(issue, c, version) for c in issue.comments]
         shown = comments[:SEARCH_COMMENT_LIMIT] if search else comments
         out: dict[str, Any] = {
             "summary": f.get("summary"),
             "description": self.text(f.get("description"), version),
-            "project": {"id": self.state.project_id, "key": self.state.project,
-                        "self": f"{self.base}/rest/api/2/project/{self.state.project_id}"},
+            "project": {"id": project.id, "key": project.key, "name": project.name,
+                        "self": f"{self.base}/rest/api/2/project/{project.id}"},
             "issuetype": dict(f.get("issuetype") or {}),
             "labels": list(f.get("labels") or []),
             "priority": ({"name": f["priority"]["name"]} if f.get("priority") else {"name": "Medium"}),

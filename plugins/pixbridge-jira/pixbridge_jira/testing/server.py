@@ -11,6 +11,9 @@ Admin webhooks (:meth:`FakeJira.register_webhook`, listed at ``GET /rest/webhook
 for administrators) are delivered as Jira delivers them: a POST per event from a background
 thread, signed with ``X-Hub-Signature: sha256=<hmac>`` when the webhook has a secret; every
 delivery is recorded in :attr:`FakeJira.deliveries`.
+
+``GET mypermissions`` answers from the permissions the state models (:meth:`State.permitted`);
+like Cloud and recent Data Center it refuses a request without ``permissions`` with 400.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from pixbridge_jira.testing.render import Renderer
 from pixbridge_jira.testing.state import (
     CUSTOM_FIELDS,
     LINK_TYPES,
+    PERMISSIONS,
     STATUSES,
     SYSTEM_FIELDS,
     Comment,
     FakeIssue,
+    FakeProject,
     JiraError,
     State,
     User,
@@ -318,6 +323,7 @@ class FakeJira:
         table: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"serverInfo", self._server_info),
             ("GET", r"myself", lambda r: (200, self._renderer().user(_user(r)))),
+            ("GET", r"mypermissions", self._my_permissions),
             ("GET", r"field", self._fields),
             ("GET", r"project/([^/]+)", self._project),
             ("GET", r"project/([^/]+)/statuses", self._statuses),
@@ -364,25 +370,54 @@ class FakeJira:
 
     def _project(self, r: _Request, key: str) -> tuple[int, Any]:
         s = self.state
-        if key not in (s.project, s.project_id):
-            raise JiraError(404, [f"No project could be found with key '{key}'."])
+        project = self._known_project(key)
         return 200, {
-            "id": s.project_id, "key": s.project, "name": "Support",
-            "self": f"{self.url}/rest/api/2/project/{s.project_id}",
+            "id": project.id, "key": project.key, "name": project.name,
+            "self": f"{self.url}/rest/api/2/project/{project.id}",
             "issueTypes": [{"id": i, "name": n} for i, n in s.issue_types],
-            "components": self._component_list(),
+            "components": self._component_list(project.key),
         }  # fmt: skip
 
-    def _component_list(self) -> list[dict[str, Any]]:
-        return [self._renderer().component({"id": i}) | {"project": self.state.project}
+    def _known_project(self, key: str) -> FakeProject:
+        project = self.state.project_of(key)
+        if project is None:
+            raise JiraError(404, [f"No project could be found with key '{key}'."])
+        return project
+
+    def _component_list(self, project: str) -> list[dict[str, Any]]:
+        if project != self.state.project:
+            return []  # only pixbridge's project has components
+        return [self._renderer().component({"id": i}) | {"project": project}
                 for i in self.state.components]  # fmt: skip
 
     def _components(self, r: _Request, key: str) -> tuple[int, Any]:
-        self._project(r, key)
-        return 200, self._component_list()
+        return 200, self._component_list(self._known_project(key).key)
+
+    def _my_permissions(self, r: _Request) -> tuple[int, Any]:
+        """``GET mypermissions``: ``permissions`` is required (as on Cloud and recent DC)."""
+        keys = [k for k in r.query.get("permissions", "").split(",") if k.strip()]
+        if not keys:
+            raise JiraError(400, ["The permissions query parameter is required."])
+        unknown = [k for k in keys if k not in PERMISSIONS]
+        if unknown:
+            raise JiraError(400, [f"The permission key '{unknown[0]}' is not valid."])
+        scope = None
+        if "projectId" in r.query or "projectKey" in r.query:
+            scope = self._known_project(r.query.get("projectId") or r.query["projectKey"]).key
+        if "issueId" in r.query or "issueKey" in r.query:
+            scope = self.state.issue(r.query.get("issueId") or r.query["issueKey"]).project
+        shown = {}
+        for key in keys:
+            permission_id, name, kind = PERMISSIONS[key]
+            shown[key] = {
+                "id": permission_id, "key": key, "name": name, "type": kind,
+                "description": f"Ability to {name.lower()}.",
+                "havePermission": self.state.permitted(_user(r), key, scope),
+            }  # fmt: skip
+        return 200, {"permissions": shown}
 
     def _statuses(self, r: _Request, key: str) -> tuple[int, Any]:
-        self._project(r, key)
+        self._known_project(key)
         statuses = [{"name": n, "id": i} for n, i in STATUSES.items()]
         return 200, [{"id": i, "name": n, "statuses": statuses} for i, n in self.state.issue_types]
 

@@ -1,10 +1,16 @@
-"""The fake Jira's data: users, one project, issues, comments, files, links, changelog, search.
+"""The fake Jira's data: users, projects, issues, comments, files, links, changelog, search.
 
 It validates what the real Jira validates on the calls pixbridge makes (required fields, field
 types, labels without spaces, known priorities and components, users, transitions, link types,
 ADF documents) and answers with Jira's error body
 ``{"errorMessages": [...], "errors": {field: message}}``. Creations, comments and transitions
 are announced to :attr:`State.listener` (the server turns them into webhook deliveries).
+
+The site has pixbridge's project (:attr:`State.project`, with the components, the versions
+pixbridge manages and *Administer Projects* for pixbridge) and any other projects a test adds
+with :meth:`State.add_project`. As in Jira, issue ids are global across projects, an issue is
+found by its id whatever its project, and every account here may browse every project: pixbridge
+has to check an issue's project itself.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pixbridge_jira.testing.versions import FakeVersion
 
-__all__ = ["Comment", "FakeIssue", "JiraError", "Listener", "State", "User"]
+__all__ = ["Comment", "FakeIssue", "FakeProject", "JiraError", "Listener", "State", "User"]
 
 
 class JiraError(Exception):
@@ -54,6 +60,15 @@ class User:
                 "self": f"{base}/rest/api/2/user?username={self.name}"}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FakeProject:
+    """A project of the site."""
+
+    key: str
+    id: str
+    name: str
+
+
 @dataclass
 class Comment:
     """A comment; ``body`` is kept as sent (string or ADF document)."""
@@ -83,6 +98,11 @@ class FakeIssue:
     """(link id, type name, "inward"/"outward", other key)"""
     histories: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def project(self) -> str:
+        """The key of the issue's project (``SUP`` of ``SUP-12``)."""
+        return self.key.rpartition("-")[0]
+
 
 STATUSES = {"Open": "1", "In Progress": "3", "Waiting for customer": "10001", "Done": "10002"}
 TRANSITIONS = [
@@ -99,7 +119,20 @@ SYSTEM_FIELDS = ["summary", "description", "project", "issuetype", "labels", "pr
                  "assignee", "reporter", "status", "resolution", "comment", "attachment",
                  "issuelinks", "created", "updated", "components"]  # fmt: skip
 COMPONENTS = {"10300": "Task Mining", "10301": "Recorder", "10302": "Licensing"}
-"""The project's components, id -> name."""
+"""The components of pixbridge's project, id -> name (other projects have none)."""
+PERMISSIONS = {
+    "ADMINISTER": ("0", "Administer Jira", "GLOBAL"),
+    "ADMINISTER_PROJECTS": ("23", "Administer Projects", "PROJECT"),
+    "BROWSE_PROJECTS": ("10", "Browse Projects", "PROJECT"),
+    "CREATE_ISSUES": ("11", "Create Issues", "PROJECT"),
+    "EDIT_ISSUES": ("12", "Edit Issues", "PROJECT"),
+    "TRANSITION_ISSUES": ("46", "Transition Issues", "PROJECT"),
+    "ADD_COMMENTS": ("15", "Add Comments", "PROJECT"),
+    "CREATE_ATTACHMENTS": ("19", "Create Attachments", "PROJECT"),
+    "LINK_ISSUES": ("21", "Link Issues", "PROJECT"),
+}
+"""Permission key -> (id, name, type) of the permissions the fake models (see
+:meth:`State.permitted`); Jira refuses a key it does not know, and so does the fake."""
 CUSTOM_FIELDS = {
     "customfield_10050": "Serial number",
     "customfield_10051": "Customer",
@@ -124,7 +157,10 @@ class State:
     def __init__(self, *, cloud: bool, project: str = "SUP") -> None:
         self.cloud = cloud
         self.project = project
+        """The key of pixbridge's project."""
         self.project_id = "10000"
+        self.projects = {project: FakeProject(project, self.project_id, "Support")}
+        """Every project of the site by key (pixbridge's and those of :meth:`add_project`)."""
         self.issue_types = [("10001", "Task"), ("10002", "Service Request")]
         self.lock = threading.RLock()
         self.users = {
@@ -148,11 +184,42 @@ class State:
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
         self._ids = iter(range(10100, 10**9))
-        self._number = 0
+        self._numbers: dict[str, int] = {}
 
     def next_id(self) -> int:
         """A fresh id (issues, comments, files, changelog entries share one sequence)."""
         return next(self._ids)
+
+    # ------------------------------------------------------------------ projects
+
+    def add_project(self, key: str, name: str = "Operations") -> FakeProject:
+        """Add another project (no components, versions or project administrators)."""
+        if key in self.projects:
+            raise ValueError(f"the fake Jira has a project {key} already")
+        added = FakeProject(key, str(10000 + len(self.projects)), name)
+        self.projects[key] = added
+        return added
+
+    def project_of(self, ref: Any) -> FakeProject | None:
+        """The project with key or id *ref*, or ``None``."""
+        return next((p for p in self.projects.values() if str(ref) in (p.key, p.id)), None)
+
+    def administers(self, user: User, project: str) -> bool:
+        """Whether *user* has *Administer Projects* in *project* (Jira administrators do)."""
+        if user.name in self.admins:
+            return True
+        return project == self.project and user.name in self.project_admins
+
+    def permitted(self, user: User, permission: str, project: str | None) -> bool:
+        """Whether *user* has *permission* in *project* (``None``: in any project, as Jira's
+        global context answers for a project permission). Administration is as modelled by
+        :attr:`admins` and :attr:`project_admins`; everything else is open to every account."""
+        if permission == "ADMINISTER":
+            return user.name in self.admins
+        if permission == "ADMINISTER_PROJECTS":
+            projects = [project] if project is not None else list(self.projects)
+            return any(self.administers(user, p) for p in projects)
+        return True
 
     # ------------------------------------------------------------------ users
 
@@ -198,8 +265,11 @@ class State:
         if not isinstance(fields, dict):
             raise JiraError(400, ["Can not deserialize instance of fields"])
         errors: dict[str, str] = {}
-        project = fields.get("project") or {}
-        if project.get("key") != self.project and project.get("id") != self.project_id:
+        ref = fields.get("project") or {}
+        project = self.projects.get(str(ref.get("key"))) or next(
+            (p for p in self.projects.values() if p.id == str(ref.get("id"))), None
+        )
+        if project is None:
             errors["project"] = "valid project is required"
         issuetype = fields.get("issuetype") or {}
         if not any(
@@ -233,7 +303,8 @@ class State:
         for name in CUSTOM_FIELDS:
             if name in fields and not isinstance(fields[name], str | type(None)):
                 errors[name] = "Operation value must be a string"
-        problem = self._component_problem(fields.get("components"))
+        components = self.components if project and project.key == self.project else {}
+        problem = _component_problem(fields.get("components"), components)
         if problem:
             errors["components"] = problem
         if fields.get("assignee") is not None:
@@ -243,30 +314,15 @@ class State:
                 errors.update(exc.body["errors"])
         if errors:
             raise JiraError(400, errors=errors)
-        self._number += 1
+        assert project is not None
+        number = self._numbers[project.key] = self._numbers.get(project.key, 0) + 1
         now = time.time()
         stored = dict(fields)
         stored["reporter"] = user
-        issue = FakeIssue(self.next_id(), f"{self.project}-{self._number}", stored, now, now)
+        issue = FakeIssue(self.next_id(), f"{project.key}-{number}", stored, now, now)
         self.issues[issue.key] = issue
         self.announce("jira:issue_created", issue, user)
         return issue
-
-    def _component_problem(self, value: Any) -> str | None:
-        """Why *value* (``fields.components``) is refused, as Jira words it, or ``None``."""
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            return "data was not an array"
-        for ref in value:
-            if not isinstance(ref, dict):
-                return "expected Object for components"
-            if "id" in ref:
-                if str(ref["id"]) not in self.components:
-                    return f"Component with id '{ref['id']}' does not exist."
-            elif ref.get("name") not in self.components.values():
-                return f"Component name '{ref.get('name')}' is not valid"
-        return None
 
     def announce(
         self,
@@ -394,11 +450,12 @@ class State:
             )
         name, op, value = match.group(1).lower(), match.group(2), match.group(3)
         if name == "project" and op == "=":
-            if value.upper() not in (self.project, self.project_id):
+            project = self.project_of(value.upper())
+            if project is None:
                 raise JiraError(
                     400, [f"The value '{value}' does not exist for the field 'project'."]
                 )
-            return lambda issue: True
+            return lambda issue: issue.project == project.key
         if name == "labels" and op == "=":
             return lambda issue: value in (issue.fields.get("labels") or [])
         if name == "key" and op == "=":
@@ -419,6 +476,23 @@ class State:
         raise JiraError(
             400, [f"Field '{name}' does not exist or you do not have permission to view it."]
         )
+
+
+def _component_problem(value: Any, components: dict[str, str]) -> str | None:
+    """Why *value* (``fields.components``) is refused, as Jira words it, or ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return "data was not an array"
+    for ref in value:
+        if not isinstance(ref, dict):
+            return "expected Object for components"
+        if "id" in ref:
+            if str(ref["id"]) not in components:
+                return f"Component with id '{ref['id']}' does not exist."
+        elif ref.get("name") not in components.values():
+            return f"Component name '{ref.get('name')}' is not valid"
+    return None
 
 
 def check_body(value: Any, adf: bool) -> str | None:

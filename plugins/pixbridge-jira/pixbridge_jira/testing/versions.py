@@ -1,11 +1,11 @@
 """The fake Jira's project versions, their related work (Cloud) and fix versions on issues.
 
-Validated as Jira validates them: only project (or Jira) administrators may create or change a
-version (refused in Data Center's words otherwise); a version name is required, at most 255
-characters and unique per project ignoring case; dates are ``yyyy-MM-dd``; unknown body keys
-are refused as Jira's JSON binding refuses them; related work exists on Cloud only; a fix
-version must name an existing version. Errors use Jira's body
-``{"errorMessages": [...], "errors": {field: msg}}``.
+Validated as Jira validates them: only administrators of the version's project (or Jira
+administrators) may create or change a version (refused in Data Center's words otherwise); a
+version name is required, at most 255 characters and unique per project ignoring case; dates
+are ``yyyy-MM-dd``; unknown body keys are refused as Jira's JSON binding refuses them; related
+work exists on Cloud only; a fix version must name an existing version of the issue's project.
+Errors use Jira's body ``{"errorMessages": [...], "errors": {field: msg}}``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class FakeVersion:
 
     id: int
     name: str
+    project: str
+    """The key of the version's project."""
     description: str | None = None
     released: bool = False
     archived: bool = False
@@ -78,7 +80,7 @@ class VersionApi:
             "name": v.name,
             "archived": v.archived,
             "released": v.released,
-            "projectId": int(self.state.project_id),
+            "projectId": int(self.state.projects[v.project].id),
         }
         if v.description is not None:
             out["description"] = v.description
@@ -99,9 +101,11 @@ class VersionApi:
 
     def list_versions(self, r: Any, key: str) -> tuple[int, Any]:
         """``GET project/{key}/versions``."""
-        if key not in (self.state.project, self.state.project_id):
+        project = self.state.project_of(key)
+        if project is None:
             raise JiraError(404, [f"No project could be found with key '{key}'."])
-        return 200, [self.render(v) for v in self.state.versions.values()]
+        return 200, [self.render(v) for v in self.state.versions.values()
+                     if v.project == project.key]  # fmt: skip
 
     def create(self, r: Any) -> tuple[int, Any]:
         """``POST version``."""
@@ -112,18 +116,19 @@ class VersionApi:
             raise JiraError(
                 400, errors={"project": "Project must be specified to create a version."}
             )
-        if project not in (None, self.state.project) or project_id not in (
-            None, self.state.project_id, int(self.state.project_id),
-        ):  # fmt: skip
+        by_key = self.state.projects.get(str(project)) if project is not None else None
+        by_id = next((p for p in self.state.projects.values() if p.id == str(project_id)), None)
+        found = by_key or by_id
+        if found is None or (project is not None and project_id is not None and by_key != by_id):
             raise JiraError(404, [f"No project could be found with key '{project or project_id}'."])
-        if not self._administers(r):
+        if not self.state.administers(r.user, found.key):
             raise JiraError(404, [
-                f"Project with key '{self.state.project}' either does not exist or you do not "
+                f"Project with key '{found.key}' either does not exist or you do not "
                 "have permission to create versions in it."
             ])  # fmt: skip
         if "name" not in body:
             raise JiraError(400, errors={"name": "You must specify a valid version name"})
-        version = FakeVersion(self.state.next_id(), "")
+        version = FakeVersion(self.state.next_id(), "", found.key)
         self._apply(version, body)
         self.state.versions[version.id] = version
         return 201, self.render(version)
@@ -135,18 +140,13 @@ class VersionApi:
     def update(self, r: Any, version_id: str) -> tuple[int, Any]:
         """``PUT version/{id}``: only the fields sent change; releasing twice is ignored."""
         version = self.version(version_id)
-        if not self._administers(r):
+        if not self.state.administers(r.user, version.project):
             raise JiraError(
                 400, ["You must have global or project administrator rights in order to modify "
                       "versions."]
             )  # fmt: skip
         self._apply(version, _body(r))
         return 200, self.render(version)
-
-    def _administers(self, r: Any) -> bool:
-        """Whether the caller may manage the project's versions (Administer Projects)."""
-        name = r.user.name
-        return name in self.state.project_admins or name in self.state.admins
 
     def _apply(self, version: FakeVersion, body: dict[str, Any]) -> None:
         """Validate every field of *body* first, then change *version* (all or nothing)."""
@@ -162,7 +162,8 @@ class VersionApi:
                 errors["name"] = "The version name must not exceed 255 characters."
             elif any(
                 v.name.casefold() == name.strip().casefold()
-                for v in self.state.versions.values() if v.id != version.id
+                for v in self.state.versions.values()
+                if v.id != version.id and v.project == version.project
             ):  # fmt: skip
                 errors["name"] = "A version with this name already exists in this project."
         if "description" in body and not isinstance(body["description"], str | None):
@@ -233,35 +234,38 @@ class VersionApi:
             raise JiraError(400, errors={name: f"Field '{name}' {message}" for name in other})
         current: list[int] = list(issue.fields.get("fixVersions") or [])
         if "fixVersions" in fields:
-            current = [self._ref(ref) for ref in _list(fields["fixVersions"])]
+            current = [self._ref(ref, issue) for ref in _list(fields["fixVersions"])]
         for operation in _list(update.get("fixVersions", [])):
             if not isinstance(operation, dict) or len(operation) != 1:
                 raise JiraError(400, errors={"fixVersions": "Each operation has one verb."})
             [(verb, value)] = operation.items()
             if verb == "add":
-                found = self._ref(value)
+                found = self._ref(value, issue)
                 current += [] if found in current else [found]
             elif verb == "remove":
-                current = [v for v in current if v != self._ref(value)]
+                current = [v for v in current if v != self._ref(value, issue)]
             elif verb == "set":
-                current = [self._ref(ref) for ref in _list(value)]
+                current = [self._ref(ref, issue) for ref in _list(value)]
             else:
                 raise JiraError(400, errors={"fixVersions": f"Unsupported operation '{verb}'"})
         issue.fields["fixVersions"] = current
         self.state.touch(issue)
         return 204, None
 
-    def _ref(self, ref: Any) -> int:
-        """The id of the version a ``{"name": ...}`` or ``{"id": ...}`` reference names."""
+    def _ref(self, ref: Any, issue: FakeIssue) -> int:
+        """The id of the version of *issue*'s project a ``{"name": ...}`` or ``{"id": ...}``
+        reference names."""
         if isinstance(ref, dict) and "id" in ref:
             found = self.state.versions.get(int(ref["id"])) if str(ref["id"]).isdigit() else None
-            if found is None:
+            if found is None or found.project != issue.project:
                 raise JiraError(
                     400, errors={"fixVersions": f"Version id '{ref['id']}' is not valid"}
                 )
             return found.id
         name = ref.get("name") if isinstance(ref, dict) else None
         for version in self.state.versions.values():
+            if version.project != issue.project:
+                continue
             if isinstance(name, str) and version.name.casefold() == name.casefold():
                 return version.id
         raise JiraError(400, errors={"fixVersions": f"Version name '{name}' is not valid"})
