@@ -14,6 +14,7 @@ Targets (2-core machine): >= 200 messages/s, p99 < 50 ms, peak RSS < 200 MB.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import random
@@ -74,8 +75,13 @@ def make_backlog(inbox: Path, count: int, seed: int = 7) -> int:
     return total
 
 
-def worker(root: Path, index: int, workers: int, store: dict[str, str]) -> None:
-    """Run one pass in this process as instance *index*, timing each message; print JSON."""
+def worker(
+    root: Path, index: int, workers: int, store: dict[str, str], profile: Path | None = None
+) -> None:
+    """Run one pass in this process as instance *index*, timing each message; print JSON.
+
+    With *profile*, the pass runs under cProfile and its statistics go to ``profile/worker-N``.
+    """
     from pixbridge.lifecycle.app import build_app
     from pixbridge.lifecycle.inbound import Inbound
     from pixbridge.lifecycle.instance import take_instance
@@ -118,9 +124,19 @@ def worker(root: Path, index: int, workers: int, store: dict[str, str]) -> None:
     Inbound.process = timed_process  # type: ignore[method-assign]
     # As `pixbridge run --once` with [lifecycle] workers = N: one instance per process.
     orchestrator = Orchestrator(app, take_instance(settings.data_dir, first=index))
+    profiler = cProfile.Profile() if profile else None
+    cpu_start = time.process_time()
     start = time.time()
+    if profiler:
+        profiler.enable()
     result = orchestrator.run_once(until_all_idle=workers > 1)
+    if profiler:
+        profiler.disable()
     end = time.time()
+    cpu = time.process_time() - cpu_start
+    if profiler and profile:
+        profile.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(profile / f"worker-{index}")
     orchestrator.close()
     app.close()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -132,12 +148,23 @@ def worker(root: Path, index: int, workers: int, store: dict[str, str]) -> None:
                 "sent": result.sent,
                 "start": start,
                 "end": end,
+                "cpu_s": cpu,
                 "looks": looks,
                 "durations": durations,
                 "peak_rss_mb": rss_kb / 1024,
             }
         )
     )
+
+
+def reference_loop() -> float:
+    """Seconds for ten million iterations of a plain Python loop: the machine's speed, so figures
+    from different machines, or one virtual machine on different days, can be compared."""
+    start = time.perf_counter()
+    total = 0
+    for n in range(10_000_000):
+        total += n
+    return time.perf_counter() - start
 
 
 def percentile(ordered: list[float], p: int) -> float:
@@ -147,8 +174,11 @@ def percentile(ordered: list[float], p: int) -> float:
     return ordered[max(1, rank) - 1]
 
 
-def run_pass(root: Path, workers: int, store: dict[str, str]) -> dict[str, float]:
+def run_pass(
+    root: Path, workers: int, store: dict[str, str], profile: Path | None = None
+) -> dict[str, float]:
     """Start *workers* instances over the backlog in *root* at once; their combined figures."""
+    extra = ["--profile", str(profile.resolve())] if profile else []
     procs = [
         subprocess.Popen(
             [
@@ -162,6 +192,7 @@ def run_pass(root: Path, workers: int, store: dict[str, str]) -> dict[str, float
                 str(workers),
                 "--store-json",
                 json.dumps(store),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -182,6 +213,7 @@ def run_pass(root: Path, workers: int, store: dict[str, str]) -> dict[str, float
     durations = sorted(per_message.values())
     return {
         "accepted": sum(r["accepted"] for r in reports),
+        "cpu_s": sum(r["cpu_s"] for r in reports),
         "processed": sum(r["processed"] for r in reports),
         "sent": sum(r["sent"] for r in reports),
         "wall_s": max(r["end"] for r in reports) - min(r["start"] for r in reports),
@@ -211,12 +243,17 @@ def main() -> None:
         help="state store backend (postgresql: a fresh schema, dropped afterwards)",
     )
     parser.add_argument("--url", help="PostgreSQL URL (default: the test server on 127.0.0.1)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write each worker's cProfile statistics to this directory (worker-0, ...)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--store-json", default='{"backend": "sqlite"}', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.index, args.workers, json.loads(args.store_json))
+        worker(args.worker, args.index, args.workers, json.loads(args.store_json), args.profile)
         return
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         root = Path(tmp)
@@ -227,7 +264,7 @@ def main() -> None:
             url, schema = stack.enter_context(fresh_schema(args.url))
             store = {"backend": "postgresql", "url": url, "schema": schema}
         total = make_backlog(root / "var" / "mail" / "inbox", args.messages)
-        figures = run_pass(root, args.workers, store)
+        figures = run_pass(root, args.workers, store, args.profile)
     rate = figures["processed"] / figures["wall_s"]
     print(f"backlog: {args.messages} messages, {total / 1e6:.1f} MB, a tenth with attachments")
     print(
@@ -236,6 +273,10 @@ def main() -> None:
         f"{figures['wall_s']:.2f} s"
     )
     print(f"rate:    {rate:.0f} messages/s (accept + process + mailbox + delivery; target >= 200)")
+    print(
+        f"cpu:     {1000 * figures['cpu_s'] / figures['processed']:.1f} ms of CPU per message "
+        f"(all workers); this machine's reference loop: {reference_loop():.2f} s"
+    )
     print(
         f"latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
         f"max {figures['max_ms']:.1f} ms per message (target p99 < 50 ms)"

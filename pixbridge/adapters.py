@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -242,6 +243,16 @@ class Tracker(Adapter):
 
         Changes made by pixbridge itself are included with ``by_pixbridge`` set, or left out.
         """
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """A block whose writes belong together: the registration of one request.
+
+        An adapter that can commit several writes at once (the local tracker: one database
+        transaction, one disk sync instead of one per write) does so when the block ends; the
+        default writes each at once. Nothing may rely on the group being atomic: a crash inside
+        it leaves any prefix of its writes, which the markers make safe to repeat.
+        """
+        return nullcontext()
 
     def comment(self, key: str, body: str, *, public: bool, author: str) -> str:
         """Add an agent's comment (the local tracker's agent interface); optional."""

@@ -433,3 +433,22 @@ def test_quarantine_list_show_and_replay(make: Any) -> None:
     assert h.keys() == ["SUP-1"]
     again = runner.invoke(cli, ["quarantine", "replay", str(row["id"])], obj=state)
     assert again.exit_code != 0 and "not quarantined" in again.output
+
+
+def test_a_registration_is_one_commit_in_the_local_tracker(h: Harness) -> None:
+    # Request, "what is missing" note, waiting status and link go in one transaction
+    # (Tracker.grouped): one disk sync instead of one per write.
+    tracker = h.app.tracker
+    assert isinstance(tracker, LocalTracker)
+    statements: list[str] = []
+    tracker._connection().set_trace_callback(statements.append)
+    h.deliver(mail(body="It crashes.", attachments=()))
+    h.run()
+    view = h.request("SUP-1")
+    assert view["status"] == "waiting_for_customer" and view["missing"]
+    assert [c["public"] for c in view["comments"]] == [False]  # the note on what is missing
+    assert statements.count("BEGIN IMMEDIATE") == 1, statements  # the pass's only write
+    begin = statements.index("BEGIN IMMEDIATE")
+    registering = statements[begin : statements.index("COMMIT", begin)]
+    for write in ("INSERT INTO requests", "INSERT INTO comments", "UPDATE requests SET status"):
+        assert any(s.startswith(write) for s in registering), (write, registering)

@@ -326,3 +326,35 @@ def test_a_locked_database_is_a_transient_error(
     other.execute("ROLLBACK")
     other.close()
     assert tracker.create_request(draft("m1")) == "SUP-1"
+
+
+def test_a_group_is_one_transaction(adapter_context: AdapterContext) -> None:
+    tracker, other = make(adapter_context), make(adapter_context)
+    commits: list[str] = []
+    with tracker.grouped():
+        assert tracker._group is not None
+        tracker._group.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else 0)
+        key = tracker.create_request(draft("g1"))
+        tracker.add_comment(key, CommentDraft("g1:note", "internal", public=False, author="pb"))
+        tracker.set_status(key, RequestStatus.WAITING_FOR_CUSTOMER)
+        # Reads inside the group see its writes; another connection sees none of them yet.
+        assert tracker.get_request(key).status is RequestStatus.WAITING_FOR_CUSTOMER
+        with pytest.raises(PermanentAdapterError):
+            other.get_request(key)
+    assert commits == ["COMMIT"]
+    seen = other.get_request(key)
+    assert (seen.status, [c.body for c in seen.comments]) == (
+        RequestStatus.WAITING_FOR_CUSTOMER,
+        ["internal"],
+    )
+    other.close()
+    tracker.close()
+
+
+def test_a_failed_group_leaves_nothing(tracker: LocalTracker) -> None:
+    with pytest.raises(RuntimeError), tracker.grouped():
+        key = tracker.create_request(draft("g2"))
+        tracker.set_status(key, RequestStatus.WAITING_FOR_CUSTOMER)
+        raise RuntimeError("crash between writes")
+    assert tracker.create_request(draft("g2", recovering=True)) == key  # created anew
+    assert tracker.get_request(key).status is RequestStatus.REGISTERED

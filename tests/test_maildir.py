@@ -434,6 +434,17 @@ def test_refusals_say_what_is_wrong(sender: MaildirSender) -> None:
     assert read_sent(sender) == []
 
 
+@pytest.mark.parametrize("linesep", [b"\r\n", b"\n"])
+def test_only_the_header_section_is_checked(sender: MaildirSender, linesep: bytes) -> None:
+    # A "Message-ID:" line in the body (a quoted bounce, say) is not a second header.
+    raw = outgoing().raw.replace(b"\r\n", linesep) + b"Message-ID: <other@example.net>" + linesep
+    sender.send(outgoing(raw=raw))
+    assert read_sent(sender) == [raw]
+    late = b"X-Note: hi" + linesep + linesep + b"body" + linesep + b"Message-ID: <ack-1@x>"
+    with pytest.raises(PermanentAdapterError, match="0 Message-ID headers"):
+        sender.send(outgoing(raw=late))
+
+
 def test_folded_message_id_header_matches(sender: MaildirSender) -> None:
     header = b"Message-ID: <ack-1@pixbridge.example.com>"
     folded = b"Message-ID:\r\n <ack-1@pixbridge.example.com>"

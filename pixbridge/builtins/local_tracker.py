@@ -90,6 +90,8 @@ class LocalTracker(Tracker):
         # One connection per instance; the lock lets threads share the instance safely.
         self._lock = threading.RLock()
         self._at = ""
+        self._group: sqlite3.Connection | None = None
+        """Inside :meth:`grouped`: its open transaction, which every read and write joins."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -343,8 +345,24 @@ class LocalTracker(Tracker):
     # ------------------------------------------------------------------ internals
 
     @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """One transaction for every read and write in the block (see :meth:`Tracker.grouped`).
+
+        The write lock is held for the whole block: the lifecycle runs only tracker calls in it.
+        """
+        with self._lock, self._write() as conn:
+            self._group = conn
+            try:
+                yield
+            finally:
+                self._group = None
+
+    @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         with self._lock, translated(self.path):
+            if self._group is not None:
+                yield self._group  # committed, or rolled back, when the group ends
+                return
             conn = self._connection()
             if write:
                 # IMMEDIATE takes the write lock up front, so two processes never allocate

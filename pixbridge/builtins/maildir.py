@@ -209,7 +209,11 @@ def _validate_outgoing(mail: OutgoingMail) -> str:
         raise PermanentAdapterError("outgoing message has an empty message_id")
     if not isinstance(mail.raw, bytes) or not mail.raw.strip():
         raise PermanentAdapterError(f"outgoing message {mail.message_id!r} has no content (raw)")
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(mail.raw)
+    # Only the header section is parsed: the parser would otherwise split the whole body into
+    # lines just to skip it, which was a tenth of sending's cost.
+    blank = [at for at in (mail.raw.find(b"\r\n\r\n"), mail.raw.find(b"\n\n")) if at >= 0]
+    head = mail.raw[: min(blank)] if blank else mail.raw
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
     if not headers.keys():
         raise PermanentAdapterError(
             f"outgoing message {mail.message_id!r}: raw does not start with a header section, "

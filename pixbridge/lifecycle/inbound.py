@@ -274,34 +274,38 @@ class Inbound:
         crashpoint("before_create")
         summary = message.subject.strip() or _first_line(message.text) or "(no subject)"
         files, refused = split_attachments(message.attachments, app.settings.attachments)
-        key = tracker.create_request(
-            RequestDraft(
-                marker=marker,
-                summary=summary[:250],
-                description=message.text,
-                customer=message.sender,
-                language=language,
-                priority=app.settings.triage.priority_map.get(priority.level, priority.level),
-                assignee=assignee.assignee,
-                labels=("pixbridge", *licence.labels),
-                fields=licence.fields_with(completeness.missing),
-                attachments=files,
-                recovering=recovering,
+        # One commit for the request, its notes, link and status where the tracker can.
+        with tracker.grouped():
+            key = tracker.create_request(
+                RequestDraft(
+                    marker=marker,
+                    summary=summary[:250],
+                    description=message.text,
+                    customer=message.sender,
+                    language=language,
+                    priority=app.settings.triage.priority_map.get(priority.level, priority.level),
+                    assignee=assignee.assignee,
+                    labels=("pixbridge", *licence.labels),
+                    fields=licence.fields_with(completeness.missing),
+                    attachments=files,
+                    recovering=recovering,
+                )
             )
-        )
-        crashpoint("after_create")
-        licence.after_create(app, key, marker, recovering)
-        if refused:
-            self.notices.note(key, f"{marker}-files", refusal_note(refused))
-        if follows:
-            tracker.link(key, follows)
-        if completeness.missing:
-            self.notices.note(key, f"{marker}:missing", missing_note(completeness.missing))
-        status = (
-            RequestStatus.WAITING_FOR_CUSTOMER if completeness.missing else RequestStatus.REGISTERED
-        )
-        if status is not RequestStatus.REGISTERED:
-            tracker.set_status(key, status)
+            crashpoint("after_create")
+            licence.after_create(app, key, marker, recovering)
+            if refused:
+                self.notices.note(key, f"{marker}-files", refusal_note(refused))
+            if follows:
+                tracker.link(key, follows)
+            if completeness.missing:
+                self.notices.note(key, f"{marker}:missing", missing_note(completeness.missing))
+            status = (
+                RequestStatus.WAITING_FOR_CUSTOMER
+                if completeness.missing
+                else RequestStatus.REGISTERED
+            )
+            if status is not RequestStatus.REGISTERED:
+                tracker.set_status(key, status)
         now = row.received_at
         ack = self._prepare_ack(row, message, key, language, summary, follows, completeness)
         # Not synced at commit: see the module's docstring.
