@@ -13,7 +13,7 @@ from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.instance import ClaimedBatch, Claims
-from pixbridge.lifecycle.retry import backoff
+from pixbridge.lifecycle.retry import PassStopped, backoff
 from pixbridge.models import OutgoingMail
 from pixbridge.store.rows import OutboxRow
 
@@ -32,6 +32,8 @@ class Delivery:
     def deliver(self) -> int:
         """Send every due mail. Returns how many were sent.
 
+        :raises PassStopped: the sender asked us to wait (from its error).
+
         Mail is claimed a few at a time, so instances sharing the store never send one twice;
         after each batch the claims are given back (a sent mail is nobody's work any more, and a
         deferred one is anybody's when its time comes).
@@ -43,15 +45,19 @@ class Delivery:
             if not rows:
                 return sent
             try:
-                done, deferred = self._send(rows)
+                sent += self._send(rows)
+            except PassStopped as stopped:
+                stopped.handled += sent
+                raise
             finally:
                 store.release_claims(claims.holder)
-            sent += done
-            if deferred:
-                return sent
 
-    def _send(self, rows: list[OutboxRow]) -> tuple[int, bool]:
-        """Send *rows* in order: (how many were sent, whether the sender asked us to wait)."""
+    def _send(self, rows: list[OutboxRow]) -> int:
+        """Send *rows* in order; how many were sent.
+
+        :raises PassStopped: the sender asked us to wait (from its error); the rest of the pass
+            would meet the same outage.
+        """
         app, store = self.app, self.app.store
         life = app.settings.lifecycle
         sent = 0
@@ -79,7 +85,7 @@ class Delivery:
                     permanent=False,
                 )
                 log.warning("sending %s deferred %.0fs: %s", row.message_id, wait, exc)
-                return sent, True
+                raise PassStopped(sent) from exc
             except PermanentAdapterError as exc:
                 with store.db.transaction():
                     store.outbox_failed(row.id, str(exc), retry_at=None, permanent=True)
@@ -103,4 +109,4 @@ class Delivery:
                     purpose=row.purpose,
                 )
             sent += 1
-        return sent, False
+        return sent

@@ -78,6 +78,8 @@ class Inbound:
 
         Messages are claimed a few at a time, so instances sharing the store share the backlog;
         a message left for a later attempt is given back at once.
+
+        :raises PassStopped: the tracker or the store is unavailable (from that error).
         """
         handled = 0
         store, claims = self.app.store, self.claims
@@ -96,8 +98,9 @@ class Inbound:
                     if batch.still_ours(row.id, self.app.clock.now()):
                         self.process(row)
                         handled += 1
-            except PassStopped:
-                return handled
+            except PassStopped as stopped:
+                stopped.handled = handled
+                raise
             finally:
                 # A finished message is nobody's work any more; one left for a later attempt,
                 # or not reached, is anybody's.

@@ -18,6 +18,7 @@ from pixbridge.lifecycle.instance import Claims, Instance, take_instance
 from pixbridge.lifecycle.mailbox import MailboxStage
 from pixbridge.lifecycle.mailer import Mailer
 from pixbridge.lifecycle.outbound import Outbound
+from pixbridge.lifecycle.retry import PassStopped
 from pixbridge.observability.credentials import CredentialWatcher
 from pixbridge.store.claims import mailbox_role
 from pixbridge.store.db import StoreUnavailable
@@ -285,6 +286,12 @@ class Orchestrator:
         handled = 0
         try:
             handled = stage()
+        except PassStopped as stopped:
+            # An outage stopped the stage part way; the item it stopped on logged it.
+            handled = stopped.handled
+            cause = stopped.__cause__
+            error = cause if isinstance(cause, AdapterError | StoreUnavailable) else None
+            result.errors += 1
         except (AdapterError, StoreUnavailable) as exc:
             # One adapter's outage stops its own stage only; the others still run. A store
             # outage fails every stage until the database is back, and loses nothing.

@@ -6,7 +6,16 @@ __all__ = ["PassStopped", "backoff"]
 
 
 class PassStopped(Exception):
-    """A dependency is unavailable; the rest of this pass would fail the same way."""
+    """A dependency is unavailable; the rest of this pass would fail the same way.
+
+    Raised from the outage (its ``__cause__``), which the work item's own handling has logged
+    and recorded already; the orchestrator counts it as the stage's error.
+    """
+
+    def __init__(self, handled: int = 0) -> None:
+        super().__init__(handled)
+        self.handled = handled
+        """How many items the stage finished before it stopped."""
 
 
 def backoff(attempt: int, first: float, cap: float, retry_after: float | None = None) -> float:

@@ -166,9 +166,9 @@ class Metrics:
             failed = "store" if isinstance(error, StoreUnavailable) else None
             adapter = failed or self.stage_adapter.get(stage, "pipeline")
             self.stage_failures.labels(stage, adapter).inc()
-            if isinstance(error, TransientAdapterError):
+            # A message put back reports its retry itself, through on_stage_error.
+            if isinstance(error, TransientAdapterError) and stage != "process":
                 self.retries.labels(stage).inc()
-            return
         counter = {
             "accept": self.accepted,
             "process": self.processed,
@@ -176,8 +176,8 @@ class Metrics:
             "deliver": self.sent,
         }.get(stage)
         if counter is not None:
-            counter.inc(handled)
-        if stage == "accept":
+            counter.inc(handled)  # also what a stage finished before an outage stopped it
+        if stage == "accept" and error is None:
             self.last_accept_at = self.clock.now()
 
     def pass_done(self, result: PassResult) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from lifecycle_helpers import mail
 
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
@@ -93,3 +94,38 @@ def test_each_metrics_has_its_own_registry(observed: Any) -> None:
     h1.run()
     assert value(m1, "pixbridge_messages_accepted_total") == 1
     assert value(m2, "pixbridge_messages_accepted_total") == 0
+
+
+def test_an_outage_that_stops_a_stage_counts_as_its_failure(
+    observed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, m = observed()
+    tracker, sender = h.app.tracker, h.app.sender
+    create = tracker.create_request
+    created: list[str] = []
+
+    def create_then_fail(draft: Any) -> str:
+        if created:
+            raise TransientAdapterError("tracker 503")
+        created.append(create(draft))
+        return created[-1]
+
+    def down(mail: Any) -> None:
+        raise TransientAdapterError("relay unreachable")
+
+    monkeypatch.setattr(tracker, "create_request", create_then_fail)
+    monkeypatch.setattr(sender, "send", down)
+    for n in range(3):
+        h.deliver(mail(subject=f"request {n}"))
+    result = h.run()
+    # The first message was registered, the second met the outage and stopped the stage; the
+    # acknowledgement could not be sent either. Both stages failed, what they did is counted.
+    assert (result.processed, result.sent, result.errors) == (1, 0, 2)
+    assert value(m, "pixbridge_messages_processed_total") == 1
+    assert value(m, "pixbridge_stage_failures_total", stage="process", adapter="pipeline") == 1
+    assert (
+        value(m, "pixbridge_stage_failures_total", stage="deliver", adapter="maildir-outbox") == 1
+    )
+    assert value(m, "pixbridge_retries_total", stage="deliver") == 1
+    assert value(m, "pixbridge_retries_total", stage="process") is None  # counted per message
+    assert value(m, "pixbridge_retries_total", stage="parse") == 1  # the message's own event
