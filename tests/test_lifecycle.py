@@ -233,6 +233,17 @@ def test_acknowledgements_are_capped_per_sender(h: Harness) -> None:
     assert len(suppressed) == 2
 
 
+@pytest.mark.parametrize("value", ["All", "OOF, AutoReply", "autoreply"])
+def test_no_acknowledgement_to_a_sender_who_asked_for_none(h: Harness, value: str) -> None:
+    h.deliver(mail(headers={"X-Auto-Response-Suppress": value}))
+    h.deliver(mail(headers={"X-Auto-Response-Suppress": "OOF"}, subject="wants one"))
+    h.run()
+    assert h.keys() == ["SUP-1", "SUP-2"]  # registered all the same
+    assert [m["Subject"] for m in h.sent()] == ["[SUP-2] wants one"]
+    [event] = [e for e in h.app.store.events() if e["activity"] == "acknowledgement_suppressed"]
+    assert (event["request"], event["detail"]["reason"]) == ("SUP-1", "X-Auto-Response-Suppress")
+
+
 def test_oversized_message_is_quarantined_with_reason(make: Any) -> None:
     h = make(lifecycle={"max_message_bytes": 2000})
     h.deliver(mail(body="x" * 5000))

@@ -37,6 +37,7 @@ from pixbridge.licensing.records import save_check
 from pixbridge.licensing.settings import LicensePolicySettings
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.mailer import Mailer
+from pixbridge.mail.screen import no_auto_replies_wanted
 from pixbridge.models import (
     Attachment,
     CommentDraft,
@@ -142,7 +143,7 @@ class LicenseDecision:
             codes=list(check.codes),
             source=check.source,
         )
-        if not self.notify_expired or _suppressed(message):
+        if not self.notify_expired or no_auto_replies_wanted(message):
             return
         policy = app.settings.license
         mailer.put(
@@ -168,11 +169,6 @@ class LicenseDecision:
                 references=message.references,
             )
         )
-
-
-def _suppressed(message: ParsedMessage) -> bool:
-    suppress = (message.header("x-auto-response-suppress") or "").lower()
-    return any(word in suppress for word in ("all", "autoreply"))
 
 
 def _serial(intake: Intake, found: Mapping[str, str]) -> str | None:

@@ -32,6 +32,7 @@ from pixbridge.lifecycle.retry import PassStopped, backoff
 from pixbridge.mail.ids import marker_for
 from pixbridge.mail.parse import ParseLimits, parse_head, parse_message
 from pixbridge.mail.policy import refusal_note, split_attachments
+from pixbridge.mail.screen import no_auto_replies_wanted
 from pixbridge.mail.trim import trim_reply
 from pixbridge.models import (
     CommentDraft,
@@ -379,8 +380,7 @@ class Inbound:
         completeness: Completeness,
     ) -> PreparedMail | None:
         """The acknowledgement, composed; ``None`` if the sender asked for no auto-replies."""
-        suppress = (message.header("x-auto-response-suppress") or "").lower()
-        if any(word in suppress for word in ("all", "autoreply")):
+        if no_auto_replies_wanted(message):
             return None
         missing = list(completeness.missing)
         return self.mailer.prepare(

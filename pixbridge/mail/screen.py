@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from pixbridge.models import ParsedMessage, Screening, Verdict
 
-__all__ = ["screen"]
+__all__ = ["no_auto_replies_wanted", "screen"]
 
 LOOP_HEADER = "x-pixbridge-loop"
 
@@ -63,6 +63,13 @@ _OOO_PREFIX = re.compile(rf"\s*(?:{_OOO_PHRASES})\s*:", re.IGNORECASE)
 # Free text ("Out of office until Monday") or the short "Auto:" needs a second signal.
 _OOO_WEAK = re.compile(rf"\s*(?:{_OOO_PHRASES}|auto\s*:)", re.IGNORECASE)
 _WEAK_COMPANIONS = ("x-auto-response-suppress", "x-loop")
+
+
+def no_auto_replies_wanted(message: ParsedMessage) -> bool:
+    """Whether the sender asked for no automatic replies (``X-Auto-Response-Suppress``: ``All``
+    or ``AutoReply``, MS-OXCMAIL): our acknowledgements and notices are not sent to them."""
+    suppress = (message.header("x-auto-response-suppress") or "").lower()
+    return any(word in suppress for word in ("all", "autoreply"))
 
 
 def screen(message: ParsedMessage, own_addresses: Sequence[str]) -> Screening:
