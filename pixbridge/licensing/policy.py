@@ -36,7 +36,7 @@ from pixbridge.licensing.combine import LicenseCheck, run_chain
 from pixbridge.licensing.records import save_check
 from pixbridge.licensing.settings import LicensePolicySettings
 from pixbridge.lifecycle.app import App
-from pixbridge.lifecycle.mailer import Mailer
+from pixbridge.lifecycle.mailer import Mailer, PreparedMail
 from pixbridge.mail.screen import no_auto_replies_wanted
 from pixbridge.models import (
     Attachment,
@@ -118,7 +118,7 @@ class LicenseDecision:
             ),
         )
 
-    def record(
+    def notice(
         self,
         app: App,
         mailer: Mailer,
@@ -128,8 +128,39 @@ class LicenseDecision:
         message: ParsedMessage,
         language: str,
         summary: str,
-    ) -> None:
-        """Store the check with request *key* and queue the expiry notice (caller's transaction)."""
+    ) -> PreparedMail | None:
+        """The expired-support notice for request *key*, composed; ``None`` when none is due.
+
+        Called before the registration's transaction, so composing never holds the write lock.
+        """
+        check = self.check
+        if check is None or not self.notify_expired or no_auto_replies_wanted(message):
+            return None
+        policy = app.settings.license
+        return mailer.prepare(
+            purpose="support_expired",
+            cause=cause,
+            request_key=key,
+            recipient=message.sender,
+            language=language,
+            values={
+                "key": key,
+                "summary": summary,
+                "customer_name": message.sender_name,
+                "support_name": app.settings.support.name,
+                "support_until": check.support_until.isoformat() if check.support_until else "",
+                "serial": check.serial or "",
+                "product": check.product or "",
+                "renew_url": policy.renew_url,
+                "renew_contact": policy.renew_contact,
+            },
+            at=check.as_of,
+            in_reply_to=message.message_id,
+            references=message.references,
+        )
+
+    def record(self, app: App, mailer: Mailer, key: str, notice: PreparedMail | None) -> None:
+        """Store the check with request *key* and queue its *notice* (caller's transaction)."""
         check = self.check
         if check is None:
             return
@@ -143,32 +174,8 @@ class LicenseDecision:
             codes=list(check.codes),
             source=check.source,
         )
-        if not self.notify_expired or no_auto_replies_wanted(message):
-            return
-        policy = app.settings.license
-        mailer.put(
-            mailer.prepare(
-                purpose="support_expired",
-                cause=cause,
-                request_key=key,
-                recipient=message.sender,
-                language=language,
-                values={
-                    "key": key,
-                    "summary": summary,
-                    "customer_name": message.sender_name,
-                    "support_name": app.settings.support.name,
-                    "support_until": check.support_until.isoformat() if check.support_until else "",
-                    "serial": check.serial or "",
-                    "product": check.product or "",
-                    "renew_url": policy.renew_url,
-                    "renew_contact": policy.renew_contact,
-                },
-                at=check.as_of,
-                in_reply_to=message.message_id,
-                references=message.references,
-            )
-        )
+        if notice is not None:
+            mailer.put(notice)
 
 
 def _serial(intake: Intake, found: Mapping[str, str]) -> str | None:

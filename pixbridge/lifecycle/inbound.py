@@ -312,6 +312,15 @@ class Inbound:
                 tracker.set_status(key, status)
         now = row.received_at
         ack = self._prepare_ack(row, message, key, language, summary, follows, completeness)
+        notice = licence.notice(
+            app,
+            self.mailer,
+            key,
+            cause=f"license:{row.id}",
+            message=message,
+            language=language,
+            summary=summary,
+        )
         # Not synced at commit: see the module's docstring.
         with store.db.transaction(durable=False):
             store.insert_request(
@@ -355,15 +364,7 @@ class Inbound:
                 missing=list(completeness.missing),
             )
             self._acknowledge(row, message, key, ack)
-            licence.record(
-                app,
-                self.mailer,
-                key,
-                cause=f"license:{row.id}",
-                message=message,
-                language=language,
-                summary=summary,
-            )
+            licence.record(app, self.mailer, key, notice)
         crashpoint("after_register")
         app.hooks.after_stage(
             event=StageEvent(Stage.REGISTER, row.id, key, {"follows": follows}), ctx=ctx

@@ -90,8 +90,18 @@ def test_valid_customer_normal_flow(make: Any) -> None:
 
 def test_expired_customer_is_flagged_and_told(make: Any) -> None:
     h = make()
+    mailer, store = h.orchestrator.mailer, h.app.store
+    prepare, composed_in_transaction = mailer.prepare, []
+
+    def watched(**kw: Any) -> Any:
+        composed_in_transaction.append(store.db.in_transaction)
+        return prepare(**kw)
+
+    mailer.prepare = watched  # type: ignore[method-assign]
     h.deliver(mail(sender="rpa-team@contoso.example.org", body="Здравствуйте, S/N: PPS-2022-0042"))
     h.run()
+    # Both mails are composed before the registration's transaction takes the write lock.
+    assert composed_in_transaction == [False, False]
     view = _only(h)
     assert view["license"]["verdict"] == "invalid"
     assert view["license"]["codes"] == ["support_expired"]
