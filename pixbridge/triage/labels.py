@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from pixbridge.errors import ConfigError, ConfigProblem
@@ -17,8 +18,17 @@ __all__ = ["label_items"]
 
 
 def _names(path: Path) -> dict[str, str]:
-    if not path.is_file():
+    try:
+        seen = path.stat()
+    except FileNotFoundError:
         return {}
+    # Read again only when the file changed: a site may reword the names while pixbridge runs,
+    # and reading and parsing it for every acknowledgement cost more than composing the mail.
+    return _read(path, seen.st_mtime_ns, seen.st_size)
+
+
+@lru_cache(maxsize=32)
+def _read(path: Path, mtime_ns: int, size: int) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
