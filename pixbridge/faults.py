@@ -17,6 +17,7 @@ POINTS = (
     "after_accept",
     "before_create",
     "after_create",
+    "after_tracker",
     "after_register",
     "after_comment",
     "before_mailbox_ack",

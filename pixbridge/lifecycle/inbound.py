@@ -310,6 +310,9 @@ class Inbound:
             )
             if status is not RequestStatus.REGISTERED:
                 tracker.set_status(key, status)
+        # The group is committed: a tracker that groups writes (the local tracker) holds the
+        # request only from here, so "after_create" inside the group leaves nothing behind.
+        crashpoint("after_tracker")
         now = row.received_at
         ack = self._prepare_ack(row, message, key, language, summary, follows, completeness)
         notice = licence.notice(
