@@ -8,6 +8,7 @@ comments and pixbridge's own comments are recorded, never mailed.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
@@ -95,13 +96,17 @@ class Outbound:
         last = refs[-1] if refs else None
         return last, refs
 
-    def _completed(self, request: RequestRow, change: TrackerChange) -> None:
-        store, now = self.app.store, self.app.clock.now()
-        store.set_request_status(request.key, RequestStatus.COMPLETED.value, now)
+    def _mail_customer(
+        self, request: RequestRow, change: TrackerChange, purpose: str, now: datetime, **values: str
+    ) -> None:
+        """Queue the *purpose* mail of an agent's *change* to the customer, in their thread.
+
+        An agent's own words, so not marked ``Auto-Submitted``.
+        """
         in_reply_to, refs = self._thread_refs(request)
         self.mailer.put(
             self.mailer.prepare(
-                purpose="completion",
+                purpose=purpose,
                 cause=f"change:{change.change_id}",
                 request_key=request.key,
                 recipient=request.customer,
@@ -109,8 +114,8 @@ class Outbound:
                 values={
                     "key": request.key,
                     "summary": request.summary,
-                    "answer": change.answer or "",
                     "support_name": self.app.settings.support.name,
+                    **values,
                 },
                 at=now,
                 in_reply_to=in_reply_to,
@@ -118,6 +123,11 @@ class Outbound:
                 auto_submitted=None,
             )
         )
+
+    def _completed(self, request: RequestRow, change: TrackerChange) -> None:
+        store, now = self.app.store, self.app.clock.now()
+        store.set_request_status(request.key, RequestStatus.COMPLETED.value, now)
+        self._mail_customer(request, change, "completion", now, answer=change.answer or "")
         store.log("completed", at=now, request_key=request.key, change=change.change_id)
 
     def _commented(self, request: RequestRow, change: TrackerChange) -> None:
@@ -135,26 +145,8 @@ class Outbound:
                 change=change.change_id,
             )
             return
-        in_reply_to, refs = self._thread_refs(request)
-        self.mailer.put(
-            self.mailer.prepare(
-                purpose="agent_comment",
-                cause=f"change:{change.change_id}",
-                request_key=request.key,
-                recipient=request.customer,
-                language=request.language,
-                values={
-                    "key": request.key,
-                    "summary": request.summary,
-                    "comment": comment.body,
-                    "author": comment.author,
-                    "support_name": self.app.settings.support.name,
-                },
-                at=now,
-                in_reply_to=in_reply_to,
-                references=refs,
-                auto_submitted=None,
-            )
+        self._mail_customer(
+            request, change, "agent_comment", now, comment=comment.body, author=comment.author
         )
         store.log(
             "agent_comment",
