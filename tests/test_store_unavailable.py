@@ -29,19 +29,13 @@ from pixbridge.lifecycle import orchestrator as orchestrator_module
 from pixbridge.lifecycle.app import build_app
 from pixbridge.lifecycle.orchestrator import Orchestrator
 from pixbridge.settings import load_settings
+from pixbridge.testing.net import free_port
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Zq7-never-shown-9xK"
 URL_VARIABLE = "STORE_URL_UNDER_TEST"
 WAITING = "state store unavailable"
-
-
-def _free_port() -> int:
-    """A loopback port with nothing listening on it (bound, then let go)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _url(port: int) -> str:
@@ -153,7 +147,7 @@ def service() -> Iterator[list[_Service]]:
 def test_a_command_needing_the_store_ends_with_one_clean_error(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     done = _pixbridge(_settings(tmp_path), _url(port), *args)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
@@ -269,7 +263,7 @@ def test_waiting_for_the_store_ends_at_stop_not_at_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(orchestrator_module, "STORE_RETRY_FIRST", 600.0)
-    orchestrator = _orchestrator(tmp_path, _url(_free_port()), monkeypatch)
+    orchestrator = _orchestrator(tmp_path, _url(free_port()), monkeypatch)
     watch = _Warned()
     orchestrator_module.log.addHandler(watch)
     outcome: list[bool] = []
@@ -295,7 +289,7 @@ def test_waiting_for_the_store_ends_at_stop_not_at_the_next_attempt(
 def test_the_service_retries_with_growing_delays_and_stops_promptly(
     tmp_path: Path, service: list[_Service]
 ) -> None:
-    proc = _Service(_settings(tmp_path), _url(_free_port()))
+    proc = _Service(_settings(tmp_path), _url(free_port()))
     service.append(proc)
     first = proc.wait_for(WAITING)
     second = proc.wait_for(WAITING)
@@ -367,7 +361,7 @@ def test_the_service_proceeds_once_the_store_is_reachable(
     for sub in ("new", "cur", "tmp"):
         (inbox / sub).mkdir(parents=True)
     (inbox / "new" / "1.mail").write_bytes(mail(subject="Waiting for the database"))
-    port = _free_port()
+    port = free_port()
     with fresh_schema() as (real_url, schema):
         real = conninfo_to_dict(real_url)
         target = (str(real.get("host") or "127.0.0.1"), int(real.get("port") or 5432))

@@ -27,6 +27,8 @@ from typing import Any
 
 from imapclient import IMAPClient
 
+from pixbridge.testing.net import free_port
+
 REPO = Path(__file__).resolve().parents[3]
 """The source checkout this plugin is bundled in (``plugins/pixbridge-imap/pixbridge_imap``)."""
 INSTALL_SCRIPT = REPO / "scripts" / "install-dovecot.sh"
@@ -35,13 +37,6 @@ OAUTH_USER = "oauth"
 OAUTH_TOKEN = "ya29.test-token-for-oauth"
 SMTP_USER = "pixbridge"
 SMTP_PASSWORD = "smtp-secret"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 from pixbridge_imap import SmtpSender
-from pixbridge_imap.testing import Certificate, SmtpServer, free_port, start_smtp
+from pixbridge_imap.testing import Certificate, SmtpServer, start_smtp
 from pydantic import ValidationError
 
 from pixbridge.adapters import AdapterContext
 from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
 from pixbridge.models import OutgoingMail
 from pixbridge.testing.contracts.mail import MailSenderContract
+from pixbridge.testing.net import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 outgoing = MailSenderContract.outgoing

@@ -14,14 +14,9 @@ from pixbridge_jira.testing import FakeJira
 from pixbridge_jira.webhook import WebhookReceiver
 
 from pixbridge.settings import load_settings, settings_problems
+from pixbridge.testing.net import free_port
 
 PUBLIC = "https://pixbridge.pix.example/jira/webhook"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

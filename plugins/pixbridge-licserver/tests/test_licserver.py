@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +12,7 @@ from pixbridge_licserver.testing import FakeLicServer, License
 from pixbridge.adapters import AdapterContext
 from pixbridge.models import LicenseQuery, LicenseVerdict
 from pixbridge.testing.contracts.license import LicenseValidatorContract
+from pixbridge.testing.net import free_port
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
@@ -145,10 +145,7 @@ def test_timeout_is_indeterminate(server: FakeLicServer, adapter_context: Adapte
 
 
 def test_connection_refused_is_indeterminate(adapter_context: AdapterContext) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = RemoteLicenseValidator.Settings(url=f"http://127.0.0.1:{port}", account="a")
+    settings = RemoteLicenseValidator.Settings(url=f"http://127.0.0.1:{free_port()}", account="a")
     validator = RemoteLicenseValidator(settings, adapter_context)
     validator.open()
     result = ask(validator, "PTM-2024-0017")
