@@ -204,6 +204,15 @@ class Tracker(Adapter):
     """The registration system (Jira, or the built-in local tracker)."""
 
     kind: ClassVar[AdapterKind] = AdapterKind.TRACKER
+    markers_always_checked: ClassVar[bool] = False
+    """True when :meth:`create_request` and :meth:`add_comment` look for the marker on every
+    call, ``recovering`` or not (the local tracker: a unique column).
+
+    The lifecycle then records its intent before a tracker write without waiting for the disk:
+    an intent lost to a power cut only makes the next attempt call without ``recovering``, which
+    such a tracker answers with the request it already has. Leave it false where the lookup is a
+    search (Jira): there the intent must be durable so that only a retry pays for it.
+    """
 
     @abstractmethod
     def create_request(self, draft: RequestDraft) -> str:

@@ -59,6 +59,7 @@ class LocalTracker(Tracker):
     """Requests kept in a local SQLite database; see the module docstring."""
 
     name: ClassVar[str] = "local"
+    markers_always_checked: ClassVar[bool] = True  # see create_request and add_comment
     busy_timeout: ClassVar[float] = 30.0
     """Seconds to wait for another process's write lock before a ``TransientAdapterError``."""
 

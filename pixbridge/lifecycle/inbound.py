@@ -7,9 +7,14 @@ is told last. A crash anywhere, then a restart, finishes the work without doing 
 
 Recording that a message is finished does not wait for the disk (``durable=False``): nothing
 outside the store acts on it before :meth:`Database.flush` (the mailbox is told, and the
-acknowledgement sent, only after one), and the next message's intent is a durable commit, which
-syncs it too. A power cut before then leaves the message ``registering``: it is done again and
-the tracker finds the request by its marker. This saves one of the three fsyncs a message took.
+acknowledgement sent, only after one). A power cut before then leaves the message
+``registering``: it is done again and the tracker finds the request by its marker.
+
+The intent waits for the disk only where the tracker needs it to: a tracker that looks for the
+marker on every write (``Tracker.markers_always_checked``, the local tracker) returns the request
+it already has even to a retry that lost its intent, so for it the intent commits relaxed too.
+Of the three disk syncs a message once took in the state store, none is left on the embedded
+default; the tracker's own commit of the registration is the one that stays.
 """
 
 from __future__ import annotations
@@ -186,7 +191,9 @@ class Inbound:
         # Hooks run before the transaction: a write transaction holds the store's one write
         # lock (on SQLite), which instances sharing the work would otherwise wait for.
         screening = app.hooks.screen_message(message=message, ctx=ctx)
-        with store.db.transaction():  # one commit for what parsing and screening found
+        # One commit for what parsing and screening found; durable where the tracker needs the
+        # intent to be (see the module's docstring).
+        with store.db.transaction(durable=not app.tracker.markers_always_checked):
             if row.message_id is None and message.message_id is not None:
                 store.update_message(
                     row.id,

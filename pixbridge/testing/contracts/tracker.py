@@ -184,6 +184,20 @@ class TrackerContract:
             # Sequential keys: a second request made by the retry would have used the number.
             assert numbers[1] == numbers[0] + 1, f"{other} should directly follow {first}"
 
+    def test_markers_always_checked_holds_without_recovering(self, adapter: Tracker) -> None:
+        """A tracker declaring ``markers_always_checked`` dedupes by marker on every write."""
+        if not adapter.markers_always_checked:
+            pytest.skip("not declared: the lifecycle makes its intent durable for this tracker")
+        marker = _marker()
+        first = adapter.create_request(self.make_draft(marker, summary="first attempt"))
+        again = adapter.create_request(self.make_draft(marker, summary="intent lost"))
+        assert again == first, f"a repeat without recovering created {again} beside {first}"
+        note = CommentDraft(_marker(), "Licence checked: valid.", False, "pixbridge")
+        comment = adapter.add_comment(first, note)
+        assert adapter.add_comment(first, note) == comment, "a repeated comment was added again"
+        bodies = [c.body for c in adapter.get_request(first).comments]
+        assert bodies.count(note.body) == 1, f"comments after the repeat: {bodies}"
+
     def test_add_comment_is_idempotent_by_marker(self, adapter: Tracker) -> None:
         """pixbridge's comments keep visibility and files; a retry by marker adds nothing."""
         key = adapter.create_request(self.make_draft())
