@@ -87,11 +87,20 @@ class Inbound:
 
         :raises PassStopped: the tracker or the store is unavailable (from that error).
         """
-        handled = 0
-        store, claims = self.app.store, self.claims
         if self.paused_until is not None and self.app.clock.now() < self.paused_until:
             return 0
         self.paused_until = None
+        try:
+            return self._process_due()
+        finally:
+            # What is still kept was claimed by another instance, or is left for a later pass,
+            # which parses it again: kept, it would hold memory (and the cache's budget) for as
+            # long as the loop runs.
+            self.parsed.clear()
+
+    def _process_due(self) -> int:
+        handled = 0
+        store, claims = self.app.store, self.claims
         while True:
             rows = store.claim_work(claims.holder, self.app.clock.now(), claims.ttl, claims.batch)
             if not rows:

@@ -84,6 +84,15 @@ class ParsedCache:
         self.pop(number)
         self._priorities.pop(number, None)
 
+    def clear(self) -> None:
+        """Drop everything: the messages left were taken by other instances, or will be again."""
+        self._items.clear()
+        self._priorities.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 @dataclass(frozen=True)
 class _FirstLook:
