@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -400,6 +401,58 @@ def test_resend_finds_a_copy_a_reader_flagged(sender: MaildirSender) -> None:
     os.rename(sender.sent / "new" / name, sender.sent / "cur" / f"{name}:2,S")
     sender.send(mail)
     assert read_sent(sender) == [mail.raw]
+
+
+def _age(directory: Path, seconds: float) -> None:
+    """Make *directory* look last changed *seconds* ago (old enough to cache its listing)."""
+    then = time.time() - seconds
+    os.utime(directory, (then, then))
+
+
+def test_cur_is_listed_again_only_when_it_changed(
+    sender: MaildirSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader's cur/ grows with every mail sent; each send must not scan all of it."""
+    cur = sender.sent / "cur"
+    for n in range(3):
+        sender.send(outgoing(f"<old-{n}@pixbridge.example.com>"))
+    for entry in list((sender.sent / "new").iterdir()):
+        entry.rename(cur / f"{entry.name}:2,S")
+    _age(cur, 60)
+    scans: list[str] = []
+    real = os.scandir
+
+    def counted(path: Any) -> Any:
+        scans.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    for n in range(5):
+        sender.send(outgoing(f"<new-{n}@pixbridge.example.com>"))
+    assert scans.count(str(cur)) == 1
+    # A reader flags one more: cur/ changed, so the resend of that mail is still recognised.
+    mail = outgoing("<new-0@pixbridge.example.com>")
+    name = MaildirSender.filename_for(mail.message_id)
+    os.rename(sender.sent / "new" / name, cur / f"{name}:2,RS")
+    sender.send(mail)
+    assert len(read_sent(sender)) == 8
+    assert not (sender.sent / "new" / name).exists()
+    assert scans.count(str(cur)) == 2
+
+
+def test_a_listing_of_a_just_changed_cur_is_not_kept(sender: MaildirSender) -> None:
+    """Within the timestamp granularity a change can leave cur/'s time as it was."""
+    cur = sender.sent / "cur"
+    mail = outgoing()
+    sender.send(outgoing("<first@pixbridge.example.com>"))  # lists cur/, which is brand new
+    sender.send(mail)
+    name = MaildirSender.filename_for(mail.message_id)
+    stamp = os.stat(cur).st_mtime_ns
+    os.rename(sender.sent / "new" / name, cur / f"{name}:2,S")
+    os.utime(cur, ns=(stamp, stamp))  # the move in the same tick: the time did not change
+    sender.send(mail)
+    assert not (sender.sent / "new" / name).exists(), "the flagged copy was not found"
+    assert len(read_sent(sender)) == 2
 
 
 def test_resend_with_other_content_keeps_the_first_and_warns(

@@ -528,6 +528,39 @@ def _device_of(path: Path) -> int | None:
 # ---------------------------------------------------------------- the sender
 
 
+class _Listing:
+    """The unique names in a Maildir's ``cur/`` with their file names, listed again only when
+    the directory has changed since.
+
+    A mail client that reads the sent Maildir moves every file into ``cur/``, so scanning it on
+    each send grew with every mail ever sent. A directory's modification time can stay the same
+    across a change made within the file system's timestamp granularity, so a listing is kept
+    only once the directory is older than :attr:`settle_ns` (as git treats its "racily clean"
+    index entries); a younger directory is listed each time.
+    """
+
+    settle_ns: ClassVar[int] = 2_000_000_000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime_ns: int | None = None
+        self._names: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        """The file name in ``cur/`` holding unique name *name* (flags or not), or None."""
+        try:
+            mtime_ns = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if mtime_ns != self._mtime_ns:
+            listed_at = time.time_ns()
+            with os.scandir(self.path) as entries:
+                self._names = {_ref_of(entry.name): entry.name for entry in entries}
+            settled = listed_at - mtime_ns > self.settle_ns
+            self._mtime_ns = mtime_ns if settled else None
+        return self._names.get(name)
+
+
 class MaildirSender(MailSender):
     """Outgoing mail written into a Maildir (``<data_dir>/mail/sent``) instead of being sent.
 
@@ -547,6 +580,7 @@ class MaildirSender(MailSender):
     def __init__(self, settings: MaildirSender.Settings, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.sent = _resolve(context.data_dir, settings.sent)
+        self._read = _Listing(self.sent / "cur")
 
     def open(self) -> None:
         """Create the sent Maildir if it is missing."""
@@ -607,15 +641,8 @@ class MaildirSender(MailSender):
         direct = self.sent / "new" / name
         if os.path.lexists(direct):
             return direct
-        prefix = name + _INFO_SEP
-        try:
-            with os.scandir(self.sent / "cur") as entries:
-                for entry in entries:
-                    if entry.name == name or entry.name.startswith(prefix):
-                        return Path(entry.path)
-        except FileNotFoundError:
-            pass
-        return None
+        read = self._read.get(name)
+        return None if read is None else self.sent / "cur" / read
 
     def _note_resend(self, mail: OutgoingMail, existing: Path) -> None:
         """Log a resend; warn when the same Message-ID came with different content."""
