@@ -22,7 +22,7 @@ from pixbridge.builtins.local_tracker_db import MIGRATIONS
 from pixbridge.errors import PermanentAdapterError, TransientAdapterError
 from pixbridge.models import Attachment, CommentDraft, RequestDraft, RequestStatus
 from pixbridge.registry import AdapterRegistry
-from pixbridge.testing.contracts.tracker import TrackerContract
+from pixbridge.testing.contracts.tracker import MarkerCheckingTrackerContract
 from pixbridge.testing.plugin import FakeClock
 
 BASE = RequestDraft(
@@ -49,7 +49,7 @@ def tracker(adapter_context: AdapterContext) -> Iterator[LocalTracker]:
     adapter.close()
 
 
-class TestLocalTracker(TrackerContract):
+class TestLocalTracker(MarkerCheckingTrackerContract):
     @pytest.fixture
     def adapter(self, adapter_context: AdapterContext) -> Iterator[LocalTracker]:
         adapter = make(adapter_context)

@@ -1,6 +1,7 @@
 """The contract test suite every :class:`~pixbridge.adapters.Tracker` adapter runs against itself.
 
-Subclass :class:`TrackerContract` in a test module (the subclass's name starts with ``Test``)
+Subclass :class:`TrackerContract` (:class:`MarkerCheckingTrackerContract` for a tracker that
+declares ``markers_always_checked``) in a test module (the subclass's name starts with ``Test``)
 and supply one fixture, ``adapter``, returning an opened tracker over a fresh store::
 
     class TestMyTracker(TrackerContract):
@@ -40,7 +41,7 @@ from pixbridge.models import (
     TrackerComment,
 )
 
-__all__ = ["TrackerContract"]
+__all__ = ["MarkerCheckingTrackerContract", "TrackerContract"]
 
 _MAX_PAGES = 1000
 
@@ -184,19 +185,13 @@ class TrackerContract:
             # Sequential keys: a second request made by the retry would have used the number.
             assert numbers[1] == numbers[0] + 1, f"{other} should directly follow {first}"
 
-    def test_markers_always_checked_holds_without_recovering(self, adapter: Tracker) -> None:
-        """A tracker declaring ``markers_always_checked`` dedupes by marker on every write."""
-        if not adapter.markers_always_checked:
-            pytest.skip("not declared: the lifecycle makes its intent durable for this tracker")
-        marker = _marker()
-        first = adapter.create_request(self.make_draft(marker, summary="first attempt"))
-        again = adapter.create_request(self.make_draft(marker, summary="intent lost"))
-        assert again == first, f"a repeat without recovering created {again} beside {first}"
-        note = CommentDraft(_marker(), "Licence checked: valid.", False, "pixbridge")
-        comment = adapter.add_comment(first, note)
-        assert adapter.add_comment(first, note) == comment, "a repeated comment was added again"
-        bodies = [c.body for c in adapter.get_request(first).comments]
-        assert bodies.count(note.body) == 1, f"comments after the repeat: {bodies}"
+    def test_a_declared_marker_check_is_tested(self, adapter: Tracker) -> None:
+        """``markers_always_checked`` relaxes the lifecycle's intent: its suite must prove it."""
+        if adapter.markers_always_checked:
+            assert isinstance(self, MarkerCheckingTrackerContract), (
+                f"{type(adapter).__name__} declares markers_always_checked: derive "
+                f"{type(self).__name__} from MarkerCheckingTrackerContract"
+            )
 
     def test_add_comment_is_idempotent_by_marker(self, adapter: Tracker) -> None:
         """pixbridge's comments keep visibility and files; a retry by marker adds nothing."""
@@ -362,3 +357,19 @@ class TrackerContract:
         assert len(ids) == 4 and len(set(ids)) == 4, f"expected 4 distinct ids, got {ids}"
         again = [c.change_id for c in twice if c.key == key]
         assert again == ids, f"ids changed between two reads: {ids} then {again}"
+
+
+class MarkerCheckingTrackerContract(TrackerContract):
+    """The suite for a tracker declaring ``Tracker.markers_always_checked`` (the local tracker)."""
+
+    def test_markers_always_checked_holds_without_recovering(self, adapter: Tracker) -> None:
+        """A tracker declaring ``markers_always_checked`` dedupes by marker on every write."""
+        marker = _marker()
+        first = adapter.create_request(self.make_draft(marker, summary="first attempt"))
+        again = adapter.create_request(self.make_draft(marker, summary="intent lost"))
+        assert again == first, f"a repeat without recovering created {again} beside {first}"
+        note = CommentDraft(_marker(), "Licence checked: valid.", False, "pixbridge")
+        comment = adapter.add_comment(first, note)
+        assert adapter.add_comment(first, note) == comment, "a repeated comment was added again"
+        bodies = [c.body for c in adapter.get_request(first).comments]
+        assert bodies.count(note.body) == 1, f"comments after the repeat: {bodies}"
