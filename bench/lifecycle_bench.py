@@ -120,6 +120,20 @@ def worker(
         original_process(self, row)
         durations[row.message_id or f"#{row.id}"] = time.perf_counter() - start
 
+    # Parses per message: one at accept time, another where a worker that did not accept the
+    # message processes it (the accepting worker keeps its parse only in its own memory).
+    from pixbridge.lifecycle import inbound as inbound_module
+    from pixbridge.lifecycle import mailbox as mailbox_module
+
+    parses = [0]
+    real_parse = inbound_module.parse_message
+
+    def counted_parse(raw: bytes, **kwargs: Any) -> Any:
+        parses[0] += 1
+        return real_parse(raw, **kwargs)
+
+    inbound_module.parse_message = counted_parse  # type: ignore[assignment]
+    mailbox_module.parse_message = counted_parse  # type: ignore[assignment]
     MailboxStage._first_look = timed_look  # type: ignore[method-assign]
     Inbound.process = timed_process  # type: ignore[method-assign]
     # As `pixbridge run --once` with [lifecycle] workers = N: one instance per process.
@@ -152,6 +166,7 @@ def worker(
                 "looks": looks,
                 "durations": durations,
                 "peak_rss_mb": rss_kb / 1024,
+                "parses": parses[0],
             }
         )
     )
@@ -214,6 +229,7 @@ def run_pass(
     return {
         "accepted": sum(r["accepted"] for r in reports),
         "cpu_s": sum(r["cpu_s"] for r in reports),
+        "parses": sum(r["parses"] for r in reports),
         "processed": sum(r["processed"] for r in reports),
         "sent": sum(r["sent"] for r in reports),
         "wall_s": max(r["end"] for r in reports) - min(r["start"] for r in reports),
@@ -277,6 +293,7 @@ def main() -> None:
         f"cpu:     {1000 * figures['cpu_s'] / figures['processed']:.1f} ms of CPU per message "
         f"(all workers); this machine's reference loop: {reference_loop():.2f} s"
     )
+    print(f"parses:  {figures['parses'] / figures['processed']:.2f} per message (all workers)")
     print(
         f"latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
         f"max {figures['max_ms']:.1f} ms per message (target p99 < 50 ms)"
