@@ -63,7 +63,7 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 _CRLF = "\r\n"
 
 
-def _text_part(text: str, subtype: str, *, first: str = "") -> str:
+def _text_part(text: str, subtype: str) -> str:
     """A UTF-8 ``text/<subtype>`` entity holding *text*: headers (after *first*), blank line, body.
 
     Plain ASCII with short lines goes as it is; anything else as quoted-printable, which keeps
@@ -80,7 +80,7 @@ def _text_part(text: str, subtype: str, *, first: str = "") -> str:
     # Every line ending, a lone CR included (b2a_qp passes it through), goes out as CRLF.
     body = _NEWLINES.sub(_CRLF, body) if "\r" in body else body.replace("\n", _CRLF)
     return (
-        f'{first}Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         f"Content-Transfer-Encoding: {cte}\r\n\r\n{body}"
     )
 
@@ -172,12 +172,12 @@ def compose(
         headers.append("MIME-Version: 1.0\r\n")
         body = _text_part(text, "plain")
     else:
-        # Content-Language stays with the text part, where make_alternative() used to move it.
+        # Content-Language describes the whole message, both alternatives, so it is at the top
+        # (RFC 3282), where clients that pick a spelling checker or a reply language look.
         headers.append("MIME-Version: 1.0\r\n")
-        content_type, body = _alternative(
-            _text_part(text, "plain", first=content_language), _text_part(html, "html")
-        )
-        headers.append(content_type + _CRLF)
+        content_type, body = _alternative(_text_part(text, "plain"), _text_part(html, "html"))
+        headers.append(content_type)
+        headers.append(content_language + _CRLF)
     raw = "".join(headers) + body
     return OutgoingMail(
         message_id=message_id,
