@@ -21,6 +21,7 @@ import pytest
 from lifecycle_helpers import REPO, cli_settings, mail
 
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
+from pixbridge.store.claims import mailbox_role
 from pixbridge.store.config import SQLITE_FILE
 from pixbridge.store.state import StateStore
 
@@ -174,8 +175,8 @@ def test_run_once_with_two_workers_shares_one_backlog(
     # a worker has taken over this one (else the other worker could find nothing held by
     # anyone at that moment and end its pass).
     gate, now, ttl = _gate_store(tmp_path, store_settings), datetime.now(UTC), timedelta(hours=1)
-    assert gate.acquire_lease("mailbox:maildir", "test", now, ttl)
-    assert gate.acquire_lease("mailbox:elsewhere", "test", now, ttl)
+    assert gate.acquire_lease(mailbox_role("maildir"), "test", now, ttl)
+    assert gate.acquire_lease(mailbox_role("elsewhere"), "test", now, ttl)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pixbridge", "-v", "run", "--once", "--workers", "2", "--json"],
         env=_env(settings),
@@ -189,12 +190,12 @@ def test_run_once_with_two_workers_shares_one_backlog(
         opened = log.matching("state store open", 2, timeout=120)
         assert len(opened) == 2, log.lines
         names = {line.split("instance ", 1)[1].split(":", 1)[0] for line in opened}
-        assert gate.release_lease("mailbox:maildir", "test")
+        assert gate.release_lease(mailbox_role("maildir"), "test")
         deadline = time.monotonic() + 120
-        while (poller := gate.lease("mailbox:maildir")) is None or poller.holder not in names:
+        while (poller := gate.lease(mailbox_role("maildir"))) is None or poller.holder not in names:
             assert time.monotonic() < deadline, "no worker took the mailbox role"
             time.sleep(0.02)
-        assert gate.release_lease("mailbox:elsewhere", "test")
+        assert gate.release_lease(mailbox_role("elsewhere"), "test")
         proc.wait(timeout=300)  # its stdout is one small JSON document: no pipe fills up
         assert proc.stdout is not None
         out = proc.stdout.read()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pixbridge.store.claims import mailbox_role
 from pixbridge.store.state import StateStore
 
 AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -206,7 +207,7 @@ def test_whether_other_instances_still_hold_work(open_store: Open) -> None:
     # Only the mailbox role is waited for: two instances each holding one role and waiting for
     # the other's would never finish a pass.
     assert not a.held_by_others("a", AT)
-    b.acquire_lease("mailbox:maildir", "b", AT, TTL)
+    b.acquire_lease(mailbox_role("maildir"), "b", AT, TTL)
     assert a.held_by_others("a", AT) and not a.held_by_others("a", AT + TTL)
     assert not b.held_by_others("b", AT)
 
