@@ -1,7 +1,13 @@
 """``pixbridge doctor`` for Jira: can we sign in, and does everything the settings name exist?
 
 Each problem is one line naming the setting to fix. Checks stop early only where the rest
-cannot be made (no URL, no connection, refused credentials, no project).
+cannot be made (no URL, no connection, refused credentials, no project, or a project the
+account may not browse).
+
+Without *Browse Projects* in a project, Jira answers as if it did not exist (404 on the
+project, 400 on JQL naming it), so doctor cannot tell a wrong key from a missing permission
+in general; it says which when Jira's permissions tell: an account that browses no project at
+all, or one that sees the project (as its administrator) but may not browse its issues.
 
 With a webhook configured, doctor checks that its address can be bound (or that a running
 pixbridge already answers there) and, if the account may list Jira's admin webhooks, that one
@@ -17,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pixbridge.errors import AdapterError, NeedsCredentials
-from pixbridge_jira.settings import WebhookSettings
+from pixbridge_jira.settings import JiraSettings, WebhookSettings
 from pixbridge_jira.webhook import SERVER_NAME
 
 if TYPE_CHECKING:
@@ -57,7 +63,16 @@ def problems(tracker: JiraTracker) -> list[str]:
     try:
         project = session.get(f"project/{s.project}", expand="issueTypes")
     except AdapterError as exc:
-        return [*found, f"adapters.jira.project: no project {s.project!r} ({exc})"]
+        if _browses(tracker):
+            # Jira answers alike for a wrong key and for a project the account may not browse.
+            why = "check the key, and that the account has Browse Projects there"
+            return [*found, f"adapters.jira.project: no project {s.project!r}; {why} ({exc})"]
+        why = f"may browse no project at all, so Jira shows it no project {s.project!r}"
+        return [*found, f"adapters.jira.project: the account {account!r} {why}; {_grant(s)}"]
+    if not _browses(tracker, projectKey=s.project):
+        # Every search and issue read in the project would fail: nothing more to check.
+        why = f"sees project {s.project} but may not browse its issues"
+        return [*found, f"adapters.jira.project: the account {account!r} {why}; {_grant(s)}"]
     types = [str(t.get("name")) for t in project.get("issueTypes") or []]
     if s.issue_type.casefold() not in {t.casefold() for t in types}:
         found.append(
@@ -69,6 +84,25 @@ def problems(tracker: JiraTracker) -> list[str]:
     found.extend(_status_problems(tracker, session.get(f"project/{s.project}/statuses")))
     found.extend(webhook_problems(tracker))
     return found
+
+
+def _grant(s: JiraSettings) -> str:
+    return (
+        f"grant it the Browse Projects permission in project {s.project} "
+        "(through the project's permission scheme, e.g. a project role)"
+    )
+
+
+def _browses(tracker: JiraTracker, **scope: str) -> bool:
+    """Whether Jira says the account has *Browse Projects* in *scope* (none: in any project).
+
+    A Jira that cannot answer counts as yes: the checks that follow will say what fails."""
+    try:
+        found = tracker.session.get("mypermissions", permissions="BROWSE_PROJECTS", **scope)
+    except AdapterError:
+        return True
+    entry = ((found or {}).get("permissions") or {}).get("BROWSE_PROJECTS") or {}
+    return entry.get("havePermission") is not False
 
 
 def _component_problems(tracker: JiraTracker) -> list[str]:

@@ -53,7 +53,8 @@ def test_wrong_deployment_kind(fake: FakeJira, make_tracker: Any) -> None:
 def test_bad_credentials_and_project(fake: FakeJira, make_tracker: Any) -> None:
     assert make_tracker(token="nope").check()[0].startswith("adapters.jira.auth")
     assert make_tracker(project="NOPE").check() == [
-        "adapters.jira.project: no project 'NOPE' (Jira has no such resource "
+        "adapters.jira.project: no project 'NOPE'; check the key, and that the account has "
+        "Browse Projects there (Jira has no such resource "
         "(GET project/NOPE): No project could be found with key 'NOPE'.)"
     ]
 

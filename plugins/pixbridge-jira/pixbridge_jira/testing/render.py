@@ -24,11 +24,13 @@ SEARCH_COMMENT_LIMIT = 20
 
 
 class Renderer:
-    """Renders the state for API version ``"2"`` (text bodies) or ``"3"`` (ADF bodies)."""
+    """Renders the state for API version ``"2"`` (text bodies) or ``"3"`` (ADF bodies), as
+    *viewer* sees it (``None``: everything, as in webhook bodies)."""
 
-    def __init__(self, state: State, base: str) -> None:
+    def __init__(self, state: State, base: str, viewer: User | None = None) -> None:
         self.state = state
         self.base = base
+        self.viewer = viewer
 
     def user(self, user: User) -> dict[str, Any]:
         """A user reference."""
@@ -129,7 +131,9 @@ class Renderer:
             "comment": {"comments": shown, "maxResults": len(shown), "total": len(comments),
                         "startAt": 0},
             "attachment": list(issue.attachments),
-            "issuelinks": [self.link(*link) for link in issue.links],
+            # Jira leaves out links to issues the viewer may not browse.
+            "issuelinks": [self.link(*link) for link in issue.links
+                           if self.state.browses(self.viewer, link[3].rpartition("-")[0])],
         }  # fmt: skip
         out["components"] = [self.component(ref) for ref in f.get("components") or []]
         out["fixVersions"] = VersionApi(self.state, lambda: self.base).fix_versions(issue)

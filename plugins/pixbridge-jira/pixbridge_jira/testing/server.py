@@ -14,6 +14,8 @@ delivery is recorded in :attr:`FakeJira.deliveries`.
 
 ``GET mypermissions`` answers from the permissions the state models (:meth:`State.permitted`);
 like Cloud and recent Data Center it refuses a request without ``permissions`` with 400.
+Requests are answered as their account sees the site: see *Browse Projects* in
+:mod:`pixbridge_jira.testing.state`.
 """
 
 from __future__ import annotations
@@ -345,8 +347,8 @@ class FakeJira:
         ]
         return [_Route(m, re.compile(p), h) for m, p, h in table]
 
-    def _renderer(self) -> Renderer:
-        return Renderer(self.state, self.url)
+    def _renderer(self, r: _Request | None = None) -> Renderer:
+        return Renderer(self.state, self.url, r.user if r is not None else None)
 
     def _server_info(self, r: _Request) -> tuple[int, Any]:
         cloud = self.state.cloud
@@ -370,7 +372,7 @@ class FakeJira:
 
     def _project(self, r: _Request, key: str) -> tuple[int, Any]:
         s = self.state
-        project = self._known_project(key)
+        project = self._known_project(key, _user(r))
         return 200, {
             "id": project.id, "key": project.key, "name": project.name,
             "self": f"{self.url}/rest/api/2/project/{project.id}",
@@ -378,8 +380,8 @@ class FakeJira:
             "components": self._component_list(project.key),
         }  # fmt: skip
 
-    def _known_project(self, key: str) -> FakeProject:
-        project = self.state.project_of(key)
+    def _known_project(self, key: str, user: User) -> FakeProject:
+        project = self.state.viewable(key, user)
         if project is None:
             raise JiraError(404, [f"No project could be found with key '{key}'."])
         return project
@@ -391,7 +393,7 @@ class FakeJira:
                 for i in self.state.components]  # fmt: skip
 
     def _components(self, r: _Request, key: str) -> tuple[int, Any]:
-        return 200, self._component_list(self._known_project(key).key)
+        return 200, self._component_list(self._known_project(key, _user(r)).key)
 
     def _my_permissions(self, r: _Request) -> tuple[int, Any]:
         """``GET mypermissions``: ``permissions`` is required (as on Cloud and recent DC)."""
@@ -403,9 +405,16 @@ class FakeJira:
             raise JiraError(400, [f"The permission key '{unknown[0]}' is not valid."])
         scope = None
         if "projectId" in r.query or "projectKey" in r.query:
-            scope = self._known_project(r.query.get("projectId") or r.query["projectKey"]).key
+            # Only existence is checked here: a project the account cannot browse answers
+            # BROWSE_PROJECTS false, not 404.
+            ref = r.query.get("projectId") or r.query["projectKey"]
+            found = self.state.project_of(ref)
+            if found is None:
+                raise JiraError(404, [f"No project could be found with key '{ref}'."])
+            scope = found.key
         if "issueId" in r.query or "issueKey" in r.query:
-            scope = self.state.issue(r.query.get("issueId") or r.query["issueKey"]).project
+            ref = r.query.get("issueId") or r.query["issueKey"]
+            scope = self.state.issue(ref, _user(r)).project
         shown = {}
         for key in keys:
             permission_id, name, kind = PERMISSIONS[key]
@@ -417,7 +426,7 @@ class FakeJira:
         return 200, {"permissions": shown}
 
     def _statuses(self, r: _Request, key: str) -> tuple[int, Any]:
-        self._known_project(key)
+        self._known_project(key, _user(r))
         statuses = [{"name": n, "id": i} for n, i in STATUSES.items()]
         return 200, [{"id": i, "name": n, "statuses": statuses} for i, n in self.state.issue_types]
 
@@ -430,13 +439,13 @@ class FakeJira:
                      "self": f"{self.url}/rest/api/{r.version}/issue/{issue.id}"}  # fmt: skip
 
     def _get_issue(self, r: _Request, key: str) -> tuple[int, Any]:
-        issue = self.state.issue(key)
-        return 200, self._renderer().issue(
+        issue = self.state.issue(key, _user(r))
+        return 200, self._renderer(r).issue(
             issue, r.version, r.query.get("fields"), r.query.get("expand")
         )
 
     def _comments(self, r: _Request, key: str) -> tuple[int, Any]:
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, _user(r))
         start, size = int(r.query.get("startAt", 0)), min(int(r.query.get("maxResults", 50)), 100)
         props = "properties" in r.query.get("expand", "")
         page = issue.comments[start : start + size]
@@ -446,7 +455,7 @@ class FakeJira:
         }  # fmt: skip
 
     def _add_comment(self, r: _Request, key: str) -> tuple[int, Any]:
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, _user(r))
         body = r.json()
         if not isinstance(body, dict) or "body" not in body:
             raise JiraError(400, errors={"comment": "Comment body can not be empty!"})
@@ -457,15 +466,17 @@ class FakeJira:
         return 201, self._renderer().comment(issue, comment, r.version, properties=True)
 
     def _transitions(self, r: _Request, key: str) -> tuple[int, Any]:
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, _user(r))
         return 200, {"expand": "transitions", "transitions": self._renderer().transitions(issue)}
 
     def _transition(self, r: _Request, key: str) -> tuple[int, Any]:
-        self.state.transition(self.state.issue(key), _user(r), r.json(), adf=r.version == "3")
+        self.state.transition(
+            self.state.issue(key, _user(r)), _user(r), r.json(), adf=r.version == "3"
+        )
         return 204, None
 
     def _attach(self, r: _Request, key: str) -> tuple[int, Any]:
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, _user(r))
         if r.headers.get("X-Atlassian-Token", "").lower() != "no-check":
             raise JiraError(403, ["XSRF check failed"])
         ctype = r.headers.get("Content-Type", "")
@@ -497,7 +508,7 @@ class FakeJira:
     def _changelog(self, r: _Request, key: str) -> tuple[int, Any]:
         if not self.state.cloud:
             raise JiraError(404, ["No resource GET changelog on Data Center"])
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, _user(r))
         start, size = int(r.query.get("startAt", 0)), int(r.query.get("maxResults", 100))
         page = issue.histories[start : start + size]
         return 200, {
@@ -517,8 +528,8 @@ class FakeJira:
         name = str((body.get("type") or {}).get("name"))
         if not any(t[1] == name for t in LINK_TYPES):
             raise JiraError(404, [f"No issue link type with name '{name}' found."])
-        inward = self.state.issue(str((body.get("inwardIssue") or {}).get("key")))
-        outward = self.state.issue(str((body.get("outwardIssue") or {}).get("key")))
+        inward = self.state.issue(str((body.get("inwardIssue") or {}).get("key")), _user(r))
+        outward = self.state.issue(str((body.get("outwardIssue") or {}).get("key")), _user(r))
         link_id = self.state.next_id()
         inward.links.append((link_id, name, "outwardIssue", outward.key))
         outward.links.append((link_id, name, "inwardIssue", inward.key))
@@ -535,9 +546,9 @@ class FakeJira:
                 ],
             )
         params = r.json() if r.method == "POST" else r.query
-        hits = self.state.search(str(params.get("jql", "")))
+        hits = self.state.search(str(params.get("jql", "")), _user(r))
         start, size = int(params.get("startAt", 0)), min(int(params.get("maxResults", 50)), 100)
-        renderer = self._renderer()
+        renderer = self._renderer(r)
         page = [renderer.issue(i, r.version, params.get("fields"), params.get("expand"), search=True)
                 for i in hits[start : start + size]]  # fmt: skip
         return 200, {"startAt": start, "maxResults": size, "total": len(hits), "issues": page}
@@ -549,13 +560,13 @@ class FakeJira:
             raise JiraError(
                 400, ["Invalid request payload: startAt is not supported, use nextPageToken."]
             )
-        hits = self.state.search(r.query.get("jql", ""))
+        hits = self.state.search(r.query.get("jql", ""), _user(r))
         token = r.query.get("nextPageToken")
         start = int(token[1:]) if token and token.startswith("p") and token[1:].isdigit() else 0
         if token and not start:
             raise JiraError(400, ["Invalid nextPageToken."])
         size = min(int(r.query.get("maxResults", 50)), 5000)
-        renderer = self._renderer()
+        renderer = self._renderer(r)
         # Without ``fields`` the new search returns ids only.
         fields = r.query.get("fields") or "id"
         page = [renderer.issue(i, r.version, fields, r.query.get("expand"), search=True)

@@ -9,8 +9,17 @@ are announced to :attr:`State.listener` (the server turns them into webhook deli
 The site has pixbridge's project (:attr:`State.project`, with the components, the versions
 pixbridge manages and *Administer Projects* for pixbridge) and any other projects a test adds
 with :meth:`State.add_project`. As in Jira, issue ids are global across projects, an issue is
-found by its id whatever its project, and every account here may browse every project: pixbridge
-has to check an issue's project itself.
+found by its id whatever its project, and an account may browse every project unless a test
+takes *Browse Projects* from it (:meth:`State.hide_project`): pixbridge has to check an issue's
+project itself.
+
+*Browse Projects* as Jira applies it: to an account without it, the project's issues do not
+exist (404 on every issue resource, the same answer as for a missing issue; left out of search
+results and of other issues' links), the project does not exist for JQL (400 on
+``project = X``) nor for creating issues, and its project resource answers 404 unless the
+account administers the project (Jira's *view project* needs Browse or Administer Projects).
+Browse is granted by the permission scheme only: Jira administrators do not browse by right.
+Only Browse is modelled per project; the other project permissions stay open to every account.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import base64
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -180,6 +189,9 @@ class State:
         self.project_admins: set[str] = {"pixbridge"}
         """Users with the project's *Administer Projects* permission: only they (and Jira
         administrators) may create and change versions."""
+        self.browsers: dict[str, set[str]] = {}
+        """Project key -> names of the accounts with *Browse Projects* in it; every account
+        browses a project absent here (see :meth:`hide_project`)."""
         self.listener: Listener | None = None
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
@@ -200,9 +212,34 @@ class State:
         self.projects[key] = added
         return added
 
-    def project_of(self, ref: Any) -> FakeProject | None:
-        """The project with key or id *ref*, or ``None``."""
-        return next((p for p in self.projects.values() if str(ref) in (p.key, p.id)), None)
+    def project_of(self, ref: Any, user: User | None = None) -> FakeProject | None:
+        """The project with key or id *ref*, or ``None`` (also if *user* may not browse it)."""
+        found = next((p for p in self.projects.values() if str(ref) in (p.key, p.id)), None)
+        return found if found is not None and self.browses(user, found.key) else None
+
+    def viewable(self, ref: Any, user: User) -> FakeProject | None:
+        """The project *ref* if *user* may see the project itself (not its issues): Jira shows
+        it to those who browse or administer it, to anyone else as if there were none."""
+        found = self.project_of(ref)
+        if found is not None and (
+            self.browses(user, found.key) or self.administers(user, found.key)
+        ):
+            return found
+        return None
+
+    def hide_project(self, key: str, from_users: Iterable[str]) -> None:
+        """Take *Browse Projects* in *key* from the accounts *from_users*; the accounts of the
+        site that have it keep it (accounts added later never get it)."""
+        if key not in self.projects:
+            raise ValueError(f"the fake Jira has no project {key}")
+        hidden = set(from_users)
+        if hidden - set(self.users):
+            raise ValueError(f"the fake Jira has no accounts {sorted(hidden - set(self.users))}")
+        self.browsers[key] = self.browsers.get(key, set(self.users)) - hidden
+
+    def browses(self, user: User | None, project: str) -> bool:
+        """Whether *user* has *Browse Projects* in *project* (``None``: the fake itself)."""
+        return user is None or project not in self.browsers or user.name in self.browsers[project]
 
     def administers(self, user: User, project: str) -> bool:
         """Whether *user* has *Administer Projects* in *project* (Jira administrators do)."""
@@ -213,12 +250,15 @@ class State:
     def permitted(self, user: User, permission: str, project: str | None) -> bool:
         """Whether *user* has *permission* in *project* (``None``: in any project, as Jira's
         global context answers for a project permission). Administration is as modelled by
-        :attr:`admins` and :attr:`project_admins`; everything else is open to every account."""
+        :attr:`admins` and :attr:`project_admins`, browsing by :attr:`browsers`; everything else
+        is open to every account."""
         if permission == "ADMINISTER":
             return user.name in self.admins
+        projects = [project] if project is not None else list(self.projects)
         if permission == "ADMINISTER_PROJECTS":
-            projects = [project] if project is not None else list(self.projects)
             return any(self.administers(user, p) for p in projects)
+        if permission == "BROWSE_PROJECTS":
+            return any(self.browses(user, p) for p in projects)
         return True
 
     # ------------------------------------------------------------------ users
@@ -253,10 +293,11 @@ class State:
 
     # ------------------------------------------------------------------ issues
 
-    def issue(self, key: str) -> FakeIssue:
-        """The issue *key* (or numeric id); 404 as Jira words it otherwise."""
+    def issue(self, key: str, user: User | None = None) -> FakeIssue:
+        """The issue *key* (or numeric id); 404 as Jira words it otherwise, and the very same
+        404 if *user* may not browse its project (Jira does not tell the two apart)."""
         for issue in self.issues.values():
-            if key in (issue.key, str(issue.id)):
+            if key in (issue.key, str(issue.id)) and self.browses(user, issue.project):
                 return issue
         raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
 
@@ -269,8 +310,11 @@ class State:
         project = self.projects.get(str(ref.get("key"))) or next(
             (p for p in self.projects.values() if p.id == str(ref.get("id"))), None
         )
-        if project is None:
+        if not ref:
             errors["project"] = "valid project is required"
+        elif project is None or not self.browses(user, project.key):
+            errors["project"] = "Specify a valid project ID or key"
+            project = None
         issuetype = fields.get("issuetype") or {}
         if not any(
             issuetype.get("name") == n or issuetype.get("id") == i for i, n in self.issue_types
@@ -404,8 +448,8 @@ class State:
 
     # ------------------------------------------------------------------ search
 
-    def search(self, jql: str) -> list[FakeIssue]:
-        """The issues *jql* finds among those the (lagging) index knows."""
+    def search(self, jql: str, user: User | None = None) -> list[FakeIssue]:
+        """The issues *jql* finds among those the (lagging) index knows and *user* browses."""
         text = jql.strip()
         if not text:
             raise JiraError(
@@ -421,10 +465,11 @@ class State:
             order, descending = match.group(1).lower(), (match.group(2) or "").upper() == "DESC"
             text = text[: match.start()]
         now = time.time()
-        hits = [i for i in self.issues.values() if i.created + self.search_lag <= now]
+        hits = [i for i in self.issues.values()
+                if i.created + self.search_lag <= now and self.browses(user, i.project)]  # fmt: skip
         for clause in re.split(r"\s+AND\s+", text, flags=re.I):
             # Parsed before any issue is looked at: Jira refuses a bad query even on no issues.
-            matches = self._clause(clause.strip(), now)
+            matches = self._clause(clause.strip(), now, user)
             hits = [i for i in hits if matches(i)]
         sort_key = {"updated": lambda i: i.updated, "created": lambda i: i.created}.get(
             order, lambda i: i.id
@@ -441,7 +486,7 @@ class State:
             )
         return wanted
 
-    def _clause(self, clause: str, now: float) -> Callable[[FakeIssue], bool]:
+    def _clause(self, clause: str, now: float, user: User | None) -> Callable[[FakeIssue], bool]:
         """Which issues one JQL clause finds; 400 as Jira words it for one Jira refuses."""
         match = re.fullmatch(r'(\w+)\s*(=|>=)\s*"?([^"]*)"?', clause)
         if not match:
@@ -450,7 +495,8 @@ class State:
             )
         name, op, value = match.group(1).lower(), match.group(2), match.group(3)
         if name == "project" and op == "=":
-            project = self.project_of(value.upper())
+            # A project the user may not browse does not exist for JQL, as in Jira.
+            project = self.project_of(value.upper(), user)
             if project is None:
                 raise JiraError(
                     400, [f"The value '{value}' does not exist for the field 'project'."]

@@ -101,7 +101,7 @@ class VersionApi:
 
     def list_versions(self, r: Any, key: str) -> tuple[int, Any]:
         """``GET project/{key}/versions``."""
-        project = self.state.project_of(key)
+        project = self.state.viewable(key, r.user)
         if project is None:
             raise JiraError(404, [f"No project could be found with key '{key}'."])
         return 200, [self.render(v) for v in self.state.versions.values()
@@ -223,7 +223,7 @@ class VersionApi:
 
     def edit_issue(self, r: Any, key: str) -> tuple[int, Any]:
         """``PUT issue/{key}``: ``fixVersions`` by ``fields`` (set) or ``update`` (add/remove/set)."""
-        issue = self.state.issue(key)
+        issue = self.state.issue(key, r.user)
         body = _body(r)
         fields, update = body.get("fields") or {}, body.get("update") or {}
         if not isinstance(fields, dict) or not isinstance(update, dict):
