@@ -137,17 +137,15 @@ class LicenseDecision:
         if check is None or not self.notify_expired or no_auto_replies_wanted(message):
             return None
         policy = app.settings.license
-        return mailer.prepare(
+        return mailer.prepare_reply(
+            message,
             purpose="support_expired",
             cause=cause,
             request_key=key,
-            recipient=message.sender,
             language=language,
             values={
                 "key": key,
                 "summary": summary,
-                "customer_name": message.sender_name,
-                "support_name": app.settings.support.name,
                 "support_until": check.support_until.isoformat() if check.support_until else "",
                 "serial": check.serial or "",
                 "product": check.product or "",
@@ -155,8 +153,6 @@ class LicenseDecision:
                 "renew_contact": policy.renew_contact,
             },
             at=check.as_of,
-            in_reply_to=message.message_id,
-            references=message.references,
         )
 
     def record(self, app: App, mailer: Mailer, key: str, notice: PreparedMail | None) -> None:

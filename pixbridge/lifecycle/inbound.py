@@ -403,11 +403,11 @@ class Inbound:
         if no_auto_replies_wanted(message):
             return None
         missing = list(completeness.missing)
-        return self.mailer.prepare(
+        return self.mailer.prepare_reply(
+            message,
             purpose="followup_acknowledgement" if follows else "acknowledgement",
             cause=f"ack:{row.id}",
             request_key=key,
-            recipient=message.sender,
             language=language,
             values={
                 "key": key,
@@ -415,12 +415,8 @@ class Inbound:
                 "follows": follows,
                 "missing": missing,
                 "missing_labels": label_items(missing, language, self.app.settings.templates_dir),
-                "customer_name": message.sender_name,
-                "support_name": self.app.settings.support.name,
             },
             at=row.received_at,
-            in_reply_to=message.message_id,
-            references=message.references,
         )
 
     def _acknowledge(

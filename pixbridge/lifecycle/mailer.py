@@ -16,6 +16,7 @@ import jinja2
 from pixbridge.errors import ConfigError, ConfigProblem
 from pixbridge.lifecycle.app import App
 from pixbridge.mail.compose import clean_header_text, compose
+from pixbridge.models import ParsedMessage
 
 __all__ = ["Mailer", "PreparedMail"]
 
@@ -104,6 +105,36 @@ class Mailer:
             language=language,
         )
         return PreparedMail(message_id, cause, request_key, purpose, recipient, mail.raw, at)
+
+    def prepare_reply(
+        self,
+        message: ParsedMessage,
+        *,
+        purpose: str,
+        cause: str,
+        request_key: str | None,
+        language: str,
+        values: Mapping[str, Any],
+        at: datetime,
+    ) -> PreparedMail:
+        """:meth:`prepare` an automatic answer to the customer's *message*: to its sender, in its
+        thread, greeting them by name and signed by support (``customer_name``,
+        ``support_name`` are added to *values*)."""
+        return self.prepare(
+            purpose=purpose,
+            cause=cause,
+            request_key=request_key,
+            recipient=message.sender,
+            language=language,
+            values={
+                "customer_name": message.sender_name,
+                "support_name": self.app.settings.support.name,
+                **values,
+            },
+            at=at,
+            in_reply_to=message.message_id,
+            references=message.references,
+        )
 
     def put(self, mail: PreparedMail) -> str | None:
         """Queue a prepared mail in the outbox, at most once per cause.

@@ -61,23 +61,19 @@ class Notices:
             return
         mb = 1024 * 1024
         self.mailer.put(
-            self.mailer.prepare(
+            self.mailer.prepare_reply(
+                head,
                 purpose="rejected",
                 cause=f"rejected:{row.id}",
                 request_key=None,
-                recipient=head.sender,
                 language=app.hooks.detect_language(message=head, ctx=app.ctx),
                 values={
                     "subject": head.subject or "(no subject)",
                     "reason": reason,
-                    "customer_name": head.sender_name,
-                    "support_name": app.settings.support.name,
                     "max_file_mb": app.settings.attachments.max_bytes // mb,
                     "max_message_mb": life.max_message_bytes // mb,
                 },
                 at=row.received_at,
-                in_reply_to=head.message_id,
-                references=head.references,
             )
         )
 
