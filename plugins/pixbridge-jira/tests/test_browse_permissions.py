@@ -163,14 +163,18 @@ def test_mypermissions_says_which_projects_pixbridge_browses(
             found["permissions"]["BROWSE_PROJECTS"]["havePermission"] if status == 200 else status
         )
 
-    assert browses(projectKey="OPS") is False
-    assert browses(projectId=fake.state.projects["OPS"].id) is False
+    # A project the account may not view answers as a missing one (Atlassian: 404 when "the
+    # user does not have permission to view the project").
+    assert browses(projectKey="OPS") == 404
+    assert browses(projectId=fake.state.projects["OPS"].id) == 404
+    assert browses(projectKey="NOPE") == 404
+    assert browses(issueKey=hidden.key) == 404
     assert browses(projectKey="SUP") is True
     assert browses() is True, "without a project: whether it browses any project"
-    assert browses(issueKey=hidden.key) == 404
-    assert browses(projectKey="NOPE") == 404
     with fake.state.lock:
         fake.state.hide_project("SUP", from_users=["pixbridge"])
+    # pixbridge administers SUP, so it still sees the project, and is told it may not browse.
+    assert browses(projectKey="SUP") is False
     assert browses() is False
 
 

@@ -405,10 +405,11 @@ class FakeJira:
             raise JiraError(400, [f"The permission key '{unknown[0]}' is not valid."])
         scope = None
         if "projectId" in r.query or "projectKey" in r.query:
-            # Only existence is checked here: a project the account cannot browse answers
-            # BROWSE_PROJECTS false, not 404.
+            # Jira answers 404 for a project the account may not view (neither browse nor
+            # administer), as for one that does not exist; a project it administers answers,
+            # BROWSE_PROJECTS false included.
             ref = r.query.get("projectId") or r.query["projectKey"]
-            found = self.state.project_of(ref)
+            found = self.state.viewable(ref, _user(r))
             if found is None:
                 raise JiraError(404, [f"No project could be found with key '{ref}'."])
             scope = found.key
