@@ -7,6 +7,7 @@ back to the English file, then to its code.
 
 from __future__ import annotations
 
+import stat
 import tomllib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +23,8 @@ def _names(path: Path) -> dict[str, str]:
         seen = path.stat()
     except FileNotFoundError:
         return {}
+    if not stat.S_ISREG(seen.st_mode):
+        return {}  # a directory of that name, say: no names, as before the cache
     # Read again only when the file changed: a site may reword the names while pixbridge runs,
     # and reading and parsing it for every acknowledgement cost more than composing the mail.
     return _read(path, seen.st_mtime_ns, seen.st_size)

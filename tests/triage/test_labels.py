@@ -30,6 +30,12 @@ def test_falls_back_to_english_then_to_the_code(tmp_path: Path) -> None:
     assert label_items(["serial"], "fr", tmp_path) == ["the serial number"]  # no French file
 
 
+def test_a_directory_in_place_of_a_names_file_is_no_names(tmp_path: Path) -> None:
+    (tmp_path / "missing_items.de.toml").mkdir()
+    (tmp_path / "missing_items.en.toml").write_text('serial = "the serial number"\n')
+    assert label_items(["serial", "log"], "de", tmp_path) == ["the serial number", "log"]
+
+
 def test_a_reworded_file_is_read_again(tmp_path: Path) -> None:
     names = tmp_path / "missing_items.en.toml"
     names.write_text('serial = "the serial number"\n')
