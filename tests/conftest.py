@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pixbridge.store.state import StateStore
+from pixbridge.testing.harness import Harness
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -34,6 +35,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("PIXBRIDGE_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    """pixbridge on the embedded default under *tmp_path*, with the shipped templates."""
+    made = Harness(tmp_path, templates_dir=REPO / "settings" / "templates")
+    yield made
+    made.close()
 
 
 # ---------------------------------------------------------------------------------- state store

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lifecycle_helpers import TEMPLATES, mail
+from lifecycle_helpers import mail
 
 from pixbridge.errors import PermanentAdapterError
 from pixbridge.lifecycle import inbound
@@ -134,26 +134,22 @@ class _Recorder:
 
 
 def test_the_store_is_flushed_before_the_mailbox_or_a_customer_hears_of_a_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = Harness(tmp_path, templates_dir=TEMPLATES)
-    try:
-        recorder = _Recorder(harness, monkeypatch)
-        for n in range(3):
-            harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
-        result = harness.run()
-        assert (result.processed, result.sent) == (3, 3)
-        events = recorder.events
-        # Registrations commit without a sync; whatever acts on them comes after a flush.
-        last_create = max(i for i, e in enumerate(events) if e == "create")
-        first_told = min(i for i, e in enumerate(events) if e in ("mailbox", "send"))
-        assert last_create < first_told
-        assert "flush" in events[last_create:first_told]
-        for tag in ("mailbox", "send"):
-            first = events.index(tag)
-            assert "flush" in events[last_create:first], (tag, events)
-    finally:
-        harness.close()
+    recorder = _Recorder(harness, monkeypatch)
+    for n in range(3):
+        harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
+    result = harness.run()
+    assert (result.processed, result.sent) == (3, 3)
+    events = recorder.events
+    # Registrations commit without a sync; whatever acts on them comes after a flush.
+    last_create = max(i for i, e in enumerate(events) if e == "create")
+    first_told = min(i for i, e in enumerate(events) if e in ("mailbox", "send"))
+    assert last_create < first_told
+    assert "flush" in events[last_create:first_told]
+    for tag in ("mailbox", "send"):
+        first = events.index(tag)
+        assert "flush" in events[last_create:first], (tag, events)
 
 
 def _intent_sync_levels(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -175,51 +171,43 @@ def _intent_sync_levels(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> li
 
 @pytest.mark.parametrize(("always_checked", "level"), [(True, NORMAL), (False, FULL)])
 def test_the_intent_waits_for_the_disk_only_where_the_tracker_needs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, always_checked: bool, level: int
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, always_checked: bool, level: int
 ) -> None:
-    harness = Harness(tmp_path, templates_dir=TEMPLATES)
-    try:
-        assert harness.app.tracker.markers_always_checked  # the local tracker declares it
-        # A tracker that finds markers only when asked to recover (Jira) needs a durable intent.
-        monkeypatch.setattr(harness.app.tracker, "markers_always_checked", always_checked)
-        levels = _intent_sync_levels(harness, monkeypatch)
-        for n in range(2):
-            harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
-        assert harness.run().processed == 2
-        assert levels == [level, level]
-    finally:
-        harness.close()
+    assert harness.app.tracker.markers_always_checked  # the local tracker declares it
+    # A tracker that finds markers only when asked to recover (Jira) needs a durable intent.
+    monkeypatch.setattr(harness.app.tracker, "markers_always_checked", always_checked)
+    levels = _intent_sync_levels(harness, monkeypatch)
+    for n in range(2):
+        harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
+    assert harness.run().processed == 2
+    assert levels == [level, level]
 
 
 def test_an_intent_lost_to_a_power_cut_still_gives_one_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A relaxed intent may not survive a power cut that the tracker's commit survives."""
-    harness = Harness(tmp_path, templates_dir=TEMPLATES)
-    try:
-        harness.deliver(mail(sender="c@customer.example", subject="Export fails"))
-        store = harness.app.store
+    harness.deliver(mail(sender="c@customer.example", subject="Export fails"))
+    store = harness.app.store
 
-        def power_cut(point: str) -> None:
-            if point == "after_tracker":  # the tracker committed the request; the machine stops
-                raise KeyboardInterrupt
+    def power_cut(point: str) -> None:
+        if point == "after_tracker":  # the tracker committed the request; the machine stops
+            raise KeyboardInterrupt
 
-        monkeypatch.setattr(inbound, "crashpoint", power_cut)
-        with pytest.raises(KeyboardInterrupt):
-            harness.run()
-        monkeypatch.undo()
-        assert harness.app.tracker.get_request("SUP-1").summary == "Export fails"
-        # What the disk kept of the state store: the message accepted, the intent not.
-        (row_id,) = [r[0] for r in store.db.execute("SELECT id FROM messages")]
-        store.db.execute(
-            "UPDATE messages SET state = 'accepted', marker = NULL, claimed_by = NULL WHERE id = ?",
-            (row_id,),
-        )
-        assert harness.run().processed == 1
-        keys = [r.key for r in store.requests()]
-        assert keys == ["SUP-1"], keys
-        with pytest.raises(PermanentAdapterError):
-            harness.app.tracker.get_request("SUP-2")
-        assert len(harness.sent()) == 1
-    finally:
-        harness.close()
+    monkeypatch.setattr(inbound, "crashpoint", power_cut)
+    with pytest.raises(KeyboardInterrupt):
+        harness.run()
+    monkeypatch.undo()
+    assert harness.app.tracker.get_request("SUP-1").summary == "Export fails"
+    # What the disk kept of the state store: the message accepted, the intent not.
+    (row_id,) = [r[0] for r in store.db.execute("SELECT id FROM messages")]
+    store.db.execute(
+        "UPDATE messages SET state = 'accepted', marker = NULL, claimed_by = NULL WHERE id = ?",
+        (row_id,),
+    )
+    assert harness.run().processed == 1
+    keys = [r.key for r in store.requests()]
+    assert keys == ["SUP-1"], keys
+    with pytest.raises(PermanentAdapterError):
+        harness.app.tracker.get_request("SUP-2")
+    assert len(harness.sent()) == 1
