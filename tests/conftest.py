@@ -38,6 +38,20 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files fsynced from now on, in order (their resolved paths)."""
+    files: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return files
+
+
+@pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     """pixbridge on the embedded default under *tmp_path*, with the shipped templates."""
     made = Harness(tmp_path, templates_dir=REPO / "settings" / "templates")

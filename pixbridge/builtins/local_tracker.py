@@ -45,6 +45,7 @@ from pixbridge.models import (
     TrackerChange,
 )
 from pixbridge.registry import AdapterRegistry
+from pixbridge.store.db import sync_wal
 from pixbridge.store.sqlite_lock import begin_immediate
 
 __all__ = ["AuditEntry", "LocalTracker", "register_adapters"]
@@ -304,6 +305,9 @@ class LocalTracker(Tracker):
         completion, which is reported once as the completion's ``answer``.
         """
         after = _parse_watermark(watermark)
+        # What is reported here is mailed to customers: a change another process committed but
+        # has not yet synced (it syncs right after COMMIT) must be on disk first.
+        self._sync()
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT a.seq, a.action, a.at, r.key, c.id, c.body, c.public, c.author, "
@@ -382,6 +386,21 @@ class LocalTracker(Tracker):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            if write:
+                # Each write is on disk before the caller hears of it, as with SQLite's FULL,
+                # but synced after COMMIT, so another process's write need not wait for this
+                # disk sync too. A write transaction that read another process's commit not yet
+                # synced syncs that as well: the log is one file, synced whole.
+                self._sync()
+
+    def _sync(self) -> None:
+        try:
+            sync_wal(self.path)
+        except OSError as exc:
+            # Committed but perhaps not on disk: a retry finds the request by its marker.
+            raise TransientAdapterError(
+                f"cannot sync the local tracker database {self.path} to disk: {exc}"
+            ) from exc
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._transaction(write=True)

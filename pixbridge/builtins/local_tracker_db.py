@@ -163,8 +163,10 @@ def migrate(conn: sqlite3.Connection, path: object) -> None:
 def connect(path: Path, timeout: float) -> sqlite3.Connection:
     """Open (creating if need be) the database at *path*, migrated, in autocommit mode.
 
-    WAL lets readers run beside one writer; ``synchronous=FULL`` makes each commit survive a
-    power loss; *timeout* is the busy timeout for another process's write lock.
+    WAL lets readers run beside one writer. Commits are not synced by SQLite (``NORMAL``): the
+    tracker syncs the log right after each write transaction's COMMIT, outside the write lock
+    (:meth:`LocalTracker._transaction`); *timeout* is the busy timeout for another process's
+    write lock.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +179,7 @@ def connect(path: Path, timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             enable_wal(conn)
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn, path)
         except BaseException:

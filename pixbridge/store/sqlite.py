@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from pixbridge.store.db import Cursor, Database, IntegrityError, Reader, enable_wal, migrations
+from pixbridge.store.db import (
+    Cursor,
+    Database,
+    IntegrityError,
+    Reader,
+    enable_wal,
+    migrations,
+    sync_wal,
+)
 from pixbridge.store.migrate import apply_migrations
 from pixbridge.store.sqlite_lock import begin_immediate, retry_locked
 
@@ -35,71 +42,51 @@ class SqliteDatabase(Database):
         self.conn.row_factory = sqlite3.Row
         self._closed = False
         enable_wal(self.conn)
-        # FULL: a committed transaction survives power loss, which the mailbox ordering relies on.
-        self.conn.execute(f"PRAGMA synchronous={synchronous}")
-        self._synchronous = synchronous.upper()
-        self._relaxed = False
+        self._syncs = synchronous.upper() == "FULL"
+        # FULL (the default): a durable transaction survives power loss, which the mailbox
+        # ordering relies on. SQLite's own FULL would sync the log inside COMMIT, while this
+        # connection holds the database's one write lock, so every other writer (the second
+        # worker) waits for the disk too; instead the connection commits at NORMAL and the
+        # log is synced right after COMMIT, before transaction() returns (see _commit).
+        self.conn.execute(f"PRAGMA synchronous={'NORMAL' if self._syncs else synchronous}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         apply_migrations(self, migrations("pixbridge.store"), self.conn.execute)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        """Run one statement (outside a transaction, a write waits for the lock promptly)."""
+        """Run one statement (outside a transaction, a write waits for the lock promptly and
+        is durable when this returns, as a durable transaction is)."""
         try:
             if self.conn.in_transaction:
                 return self.conn.execute(sql, params)
-            return retry_locked(lambda: self.conn.execute(sql, params))
+            changes = self.conn.total_changes
+            cursor = retry_locked(lambda: self.conn.execute(sql, params))
+            if self._syncs and self.conn.total_changes != changes:
+                self.flush()
+            return cursor
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
 
     def _begin(self) -> None:
-        if not self._durable and self._synchronous == "FULL":
-            # SQLite takes the safety level at commit but refuses to change it inside a
-            # transaction, so it is lowered here and raised again once the transaction ends.
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self._relaxed = True
-        try:
-            begin_immediate(self.conn)
-        except BaseException:
-            self._restore()
-            raise
+        begin_immediate(self.conn)
 
     def _commit(self) -> None:
         try:
             self.conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:  # a deferred constraint (the transaction stays open)
             raise IntegrityError(str(exc)) from exc
-        finally:
-            self._restore()
+        if self._durable and self._syncs:
+            # After COMMIT, so the write lock is free while the disk works. Readers may see the
+            # transaction before it is on disk: nothing outside the store acts on what it read
+            # before a flush (inbound.py, delivery.py), which covers it.
+            self.flush()
 
     def _rollback(self) -> None:
-        try:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-        finally:
-            self._restore()
-
-    def _restore(self) -> None:
-        if self._relaxed and not self.conn.in_transaction:
-            self.conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            self._relaxed = False
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def flush(self) -> None:
-        """fsync the write-ahead log, which holds every commit made since the last checkpoint.
-
-        In WAL mode with ``synchronous=NORMAL`` SQLite writes a commit to the ``-wal`` file
-        without syncing it, syncs that file before each checkpoint and the database after it
-        (sqlite.org/pragma.html#pragma_synchronous). Syncing the ``-wal`` file is therefore all
-        that stands between a relaxed commit and the disk; without the file there is nothing
-        unsynced.
-        """
-        try:
-            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """fsync the write-ahead log: every commit so far, relaxed or not, is then on disk."""
+        sync_wal(self.path)
 
     def lock(self, name: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the database's one write lock."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,65 +33,109 @@ def db(tmp_path: Path) -> Iterator[SqliteDatabase]:
     database.close()
 
 
-def test_a_relaxed_transaction_commits_without_sync_and_the_next_one_syncs_again(
-    db: SqliteDatabase,
+def _wal(db: SqliteDatabase) -> str:
+    return f"{db.path.resolve()}-wal"
+
+
+def _insert(db: SqliteDatabase, name: str) -> None:
+    db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES (?, '1', 'now')", (name,))
+
+
+def test_a_durable_transaction_syncs_the_log_and_a_relaxed_one_does_not(
+    db: SqliteDatabase, synced: list[str]
 ) -> None:
     with db.transaction(durable=False):
-        assert _synchronous(db) == NORMAL
-        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
-    assert _synchronous(db) == FULL
+        _insert(db, "a")
+    assert synced == []
     with db.transaction():
-        assert _synchronous(db) == FULL
-        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('b', '2', 'now')")
+        _insert(db, "b")
+    assert synced == [_wal(db)]
     names = [r[0] for r in db.execute("SELECT name FROM watermarks ORDER BY name")]
     assert names == ["a", "b"]
 
 
-def test_a_failed_relaxed_transaction_rolls_back_and_restores_full_sync(
-    db: SqliteDatabase,
+def test_sqlite_itself_never_syncs_inside_commit(db: SqliteDatabase) -> None:
+    # The sync happens after COMMIT, in Python; SQLite's FULL would do it holding the lock.
+    assert _synchronous(db) == NORMAL
+    with db.transaction():
+        assert _synchronous(db) == NORMAL
+
+
+def test_the_write_lock_is_free_while_a_durable_commit_waits_for_the_disk(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(RuntimeError), db.transaction(durable=False):
-        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
-        raise RuntimeError("boom")
-    assert _synchronous(db) == FULL
+    other = sqlite3.connect(db.path, isolation_level=None, timeout=0.0)
+    seen: list[tuple[int, bool]] = []
+    real_fsync = os.fsync
+
+    def sync_with_a_second_writer(fd: int) -> None:
+        # Another process's writer takes the lock at once, and sees the commit being synced.
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            seen.append((other.execute("SELECT COUNT(*) FROM watermarks").fetchone()[0], True))
+            other.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            seen.append((-1, False))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", sync_with_a_second_writer)
+    try:
+        with db.transaction():
+            _insert(db, "a")
+    finally:
+        other.close()
+    assert seen == [(1, True)]
+
+
+def test_a_failed_transaction_rolls_back_without_a_sync(
+    db: SqliteDatabase, synced: list[str]
+) -> None:
+    for durable in (True, False):
+        with pytest.raises(RuntimeError), db.transaction(durable=durable):
+            _insert(db, "a")
+            raise RuntimeError("boom")
+    assert synced == []
     assert db.execute("SELECT COUNT(*) FROM watermarks").fetchone()[0] == 0
 
 
-def test_a_nested_block_takes_the_outer_blocks_durability(db: SqliteDatabase) -> None:
+def test_a_nested_block_takes_the_outer_blocks_durability(
+    db: SqliteDatabase, synced: list[str]
+) -> None:
     with db.transaction(), db.transaction(durable=False):
-        assert _synchronous(db) == FULL
+        _insert(db, "a")
+    assert synced == [_wal(db)]
     with db.transaction(durable=False), db.transaction():
-        assert _synchronous(db) == NORMAL
-    assert _synchronous(db) == FULL
+        _insert(db, "b")
+    assert synced == [_wal(db)]
 
 
-def test_a_database_opened_relaxed_stays_relaxed(tmp_path: Path) -> None:
+def test_a_write_outside_a_transaction_is_synced_and_a_read_is_not(
+    db: SqliteDatabase, synced: list[str]
+) -> None:
+    db.execute("SELECT COUNT(*) FROM watermarks").fetchone()
+    db.execute("UPDATE watermarks SET value = '2' WHERE name = 'none'")  # changes nothing
+    assert synced == []
+    _insert(db, "a")
+    assert synced == [_wal(db)]
+
+
+def test_a_database_opened_relaxed_never_syncs(tmp_path: Path, synced: list[str]) -> None:
     database = SqliteDatabase(tmp_path / "s.sqlite3", synchronous="NORMAL")
     try:
-        with database.transaction(durable=False):
-            pass
         with database.transaction():
-            assert _synchronous(database) == NORMAL
+            _insert(database, "a")
+        _insert(database, "b")
+        assert synced == []
         assert _synchronous(database) == NORMAL
     finally:
         database.close()
 
 
-def test_flush_syncs_the_write_ahead_log(
-    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_flush_syncs_the_write_ahead_log(db: SqliteDatabase, synced: list[str]) -> None:
     with db.transaction(durable=False):
-        db.execute("INSERT INTO watermarks (name, value, updated_at) VALUES ('a', '1', 'now')")
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
+        _insert(db, "a")
     db.flush()
-    assert synced == [f"{db.path.resolve()}-wal"]
+    assert synced == [_wal(db)]
 
 
 def test_flush_without_a_log_has_nothing_to_sync(tmp_path: Path) -> None:
@@ -152,35 +197,37 @@ def test_the_store_is_flushed_before_the_mailbox_or_a_customer_hears_of_a_messag
         assert "flush" in events[last_create:first], (tag, events)
 
 
-def _intent_sync_levels(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The SQLite sync level in force each time a message's intent ("registering") is recorded."""
-    store = harness.app.store
-    db = store.db
-    assert isinstance(db, SqliteDatabase)
-    levels: list[int] = []
-    real = store.update_message
-
-    def recorded(number: int, **fields: Any) -> None:
-        if fields.get("state") == "registering":
-            levels.append(_synchronous(db))
-        real(number, **fields)
-
-    monkeypatch.setattr(store, "update_message", recorded)
-    return levels
-
-
-@pytest.mark.parametrize(("always_checked", "level"), [(True, NORMAL), (False, FULL)])
+@pytest.mark.parametrize("always_checked", [True, False])
 def test_the_intent_waits_for_the_disk_only_where_the_tracker_needs_it(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, always_checked: bool, level: int
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, always_checked: bool, synced: list[str]
 ) -> None:
     assert harness.app.tracker.markers_always_checked  # the local tracker declares it
     # A tracker that finds markers only when asked to recover (Jira) needs a durable intent.
     monkeypatch.setattr(harness.app.tracker, "markers_always_checked", always_checked)
-    levels = _intent_sync_levels(harness, monkeypatch)
+    store = harness.app.store
+    assert isinstance(store.db, SqliteDatabase)
+    wal = _wal(store.db)
+    events: list[str] = []
+    real_update, real_create = store.update_message, harness.app.tracker.create_request
+
+    def update(number: int, **fields: Any) -> None:
+        real_update(number, **fields)
+        if fields.get("state") == "registering":
+            synced.clear()
+            events.append("intent")
+
+    def create(draft: Any) -> str:
+        # Whether the state store's log was synced between the intent and the tracker write.
+        events.append("synced" if wal in synced else "not synced")
+        return str(real_create(draft))
+
+    monkeypatch.setattr(store, "update_message", update)
+    monkeypatch.setattr(harness.app.tracker, "create_request", create)
     for n in range(2):
         harness.deliver(mail(sender=f"c{n}@customer.example", subject=f"Case {n}"))
     assert harness.run().processed == 2
-    assert levels == [level, level]
+    told = "synced" if not always_checked else "not synced"
+    assert events == ["intent", told, "intent", told]
 
 
 def test_an_intent_lost_to_a_power_cut_still_gives_one_request(
