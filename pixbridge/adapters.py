@@ -189,6 +189,14 @@ class MailSender(Adapter):
     """Delivers outgoing mail."""
 
     kind: ClassVar[AdapterKind] = AdapterKind.MAIL_SENDER
+    batches_durability: ClassVar[bool] = False
+    """True when :meth:`send` may return before the mail would survive a power cut and
+    :meth:`flush` makes every mail sent since the last flush do so (the Maildir sender syncs its
+    directory once per batch instead of once per mail).
+
+    Delivery then records a batch as sent only after :meth:`flush`, so a crash sends the whole
+    batch again: declare it only where :meth:`send` writes nothing for a Message-ID it already
+    has. Leave it false where a second send is a second copy (SMTP)."""
 
     @abstractmethod
     def send(self, mail: OutgoingMail) -> None:
@@ -197,6 +205,14 @@ class MailSender(Adapter):
         Sending the same ``message_id`` again after a crash must not produce a second copy where
         the transport allows it to be avoided. Raises ``TransientAdapterError`` when delivery may
         succeed later, ``PermanentAdapterError`` when it cannot.
+        """
+
+    def flush(self) -> None:
+        """Make every mail :meth:`send` returned for since the last flush survive a power cut.
+
+        Called by delivery after each batch when :attr:`batches_durability` is true; the default
+        does nothing. Raises ``TransientAdapterError`` when the mails may not be on disk (they
+        are sent again later).
         """
 
 

@@ -361,6 +361,50 @@ def test_sent_file_is_named_by_the_message_id(sender: MaildirSender) -> None:
     assert MaildirSender.filename_for("ack-1@pixbridge.example.com") == name
 
 
+def test_a_batch_of_sends_syncs_the_directory_once_at_flush(
+    sender: MaildirSender, synced: list[str]
+) -> None:
+    new = str((sender.sent / "new").resolve())
+    for n in range(3):
+        sender.send(outgoing(f"<m{n}@x.example>"))
+    # Each file is synced before it is renamed (complete or absent after a power cut) ...
+    assert len(synced) == 3 and new not in synced
+    assert all("/tmp/" in path for path in synced)
+    sender.flush()  # ... and the three new names with one directory sync
+    assert synced[3:] == [new]
+    sender.flush()  # nothing written since
+    assert synced[3:] == [new]
+
+
+def test_a_resend_is_flushed_too(sender: MaildirSender, synced: list[str]) -> None:
+    # Written before a crash that came before the flush: its name may not be on disk yet.
+    sender.send(outgoing())
+    sender.flush()
+    synced.clear()
+    sender.send(outgoing())
+    assert synced == []
+    sender.flush()
+    assert synced == [str((sender.sent / "new").resolve())]
+
+
+def test_a_failed_flush_is_transient_and_tried_again(
+    sender: MaildirSender, monkeypatch: pytest.MonkeyPatch, synced: list[str]
+) -> None:
+    sender.send(outgoing())
+    working_fsync = os.fsync
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(TransientAdapterError, match="Input/output error"):
+        sender.flush()
+    monkeypatch.setattr(os, "fsync", working_fsync)
+    synced.clear()
+    sender.flush()
+    assert synced == [str((sender.sent / "new").resolve())]
+
+
 def test_sent_maildir_is_readable_with_the_mailbox_module(sender: MaildirSender) -> None:
     sender.send(outgoing("<a@x.example>"))
     sender.send(outgoing("<b@x.example>"))

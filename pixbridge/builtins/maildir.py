@@ -570,6 +570,7 @@ class MaildirSender(MailSender):
     """
 
     name: ClassVar[str] = "maildir-outbox"
+    batches_durability: ClassVar[bool] = True
 
     class Settings(AdapterSettings):
         """Where the sent Maildir is; a relative path is taken against the data directory."""
@@ -581,6 +582,8 @@ class MaildirSender(MailSender):
         super().__init__(settings, context)
         self.sent = _resolve(context.data_dir, settings.sent)
         self._read = _Listing(self.sent / "cur")
+        self._unsynced = False
+        """Whether ``new/`` has entries that a power cut could still lose (see :meth:`flush`)."""
 
     def open(self) -> None:
         """Create the sent Maildir if it is missing."""
@@ -610,7 +613,10 @@ class MaildirSender(MailSender):
         return digest.hexdigest()
 
     def send(self, mail: OutgoingMail) -> None:
-        """Write *mail* into ``sent/new/``: into ``tmp/`` first, fsync, rename, fsync.
+        """Write *mail* into ``sent/new/``: into ``tmp/`` first, fsync, rename.
+
+        The file is complete before it gets its name, but the name is on disk only after
+        :meth:`flush` (one directory sync for a batch of mails).
 
         :raises PermanentAdapterError: no recipients, a recipient that is not an address, or a
             ``raw`` whose Message-ID header is missing or differs from ``mail.message_id``.
@@ -620,6 +626,8 @@ class MaildirSender(MailSender):
         name = self.filename_for(mail.message_id)
         existing = self._find(name)
         if existing is not None:
+            # Written before a crash, perhaps never flushed: the batch's flush covers it too.
+            self._unsynced = True
             self._note_resend(mail, existing)
             return
         tmp = self.sent / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
@@ -631,10 +639,23 @@ class MaildirSender(MailSender):
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _fsync_dir(final.parent)
+            self._unsynced = True
         except OSError as exc:
             raise _io_error(exc, f"cannot write message {mail.message_id!r} to {final}") from exc
         self.context.logger.debug("maildir-outbox: %s written to %s", mail.message_id, final)
+
+    def flush(self) -> None:
+        """fsync ``sent/new/``: every mail written since the last flush then survives a power cut.
+
+        :raises TransientAdapterError: the sync failed (the mails are sent again, and found).
+        """
+        if not self._unsynced:
+            return
+        try:
+            _fsync_dir(self.sent / "new")
+        except OSError as exc:
+            raise _io_error(exc, f"cannot sync {self.sent / 'new'} to disk") from exc
+        self._unsynced = False
 
     def _find(self, name: str) -> Path | None:
         """The sent file named *name* in ``new/``, or in ``cur/`` if a reader flagged it."""

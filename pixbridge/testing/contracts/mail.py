@@ -397,6 +397,27 @@ class MailSenderContract:
         else:
             assert len(copies) >= 1
 
+    def test_a_sender_that_batches_durability_dedupes(self, adapter: MailSender) -> None:
+        """Delivery records a batching sender's batch only after :meth:`~MailSender.flush`, so
+        a crash sends the batch again: declaring ``batches_durability`` needs deduplication."""
+        if type(adapter).batches_durability:
+            assert self.dedupes_by_message_id, (
+                f"{type(adapter).__name__} declares batches_durability but its contract says it "
+                "cannot deduplicate a resend (dedupes_by_message_id = False)"
+            )
+
+    def test_flush_keeps_what_was_sent(self, adapter: MailSender) -> None:
+        """``flush()`` after sends leaves every mail there once; with nothing sent it is
+        harmless."""
+        adapter.flush()
+        first, second = self.outgoing(), self.outgoing()
+        adapter.send(first)
+        adapter.send(second)
+        adapter.flush()
+        adapter.flush()
+        for mail in (first, second):
+            assert len(self._copies_of(adapter, mail.message_id)) == 1
+
     def test_several_recipients_are_accepted(self, adapter: MailSender) -> None:
         """A message to several recipients is delivered."""
         mail = self.outgoing(recipients=("customer@example.com", "colleague@example.org"))
