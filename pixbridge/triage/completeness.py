@@ -34,6 +34,7 @@ _ARCHIVE_TYPES = (
     "application/x-rar-compressed",
 )
 _WORD = re.compile(r"[^\W\d_]{2,}")
+"""A word: two or more letters (a letter being a word character that is no digit and no "_")."""
 _COUNT_CHARS = 8_000
 
 
@@ -60,7 +61,19 @@ def description_words(text: str) -> int:
             break
         if not line.lstrip().startswith(">"):
             own.append(line)
-    return len(_WORD.findall("\n".join(own)))
+    return sum(_words_in(token) for token in "\n".join(own).split())
+
+
+def _words_in(token: str) -> int:
+    """How many :data:`_WORD` matches *token* (no white space in it) holds.
+
+    Most tokens are plain words, which ``isalpha()`` recognises far faster than the regex
+    engine, checking each character's class, does (the regex alone was a few per cent of intake). A
+    letters-only token is exactly one match (letters are word characters, no digit, no "_").
+    """
+    if token.isalpha():
+        return 1 if len(token) > 1 else 0
+    return len(_WORD.findall(token))
 
 
 def check(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixbridge.models import Attachment, ParsedMessage
 from pixbridge.triage.completeness import check, description_words, evidence_files
@@ -76,3 +79,22 @@ def test_what_counts_as_logs_or_screenshots(attachment: Attachment, counts: bool
 
 def test_description_counts_only_the_customers_own_words() -> None:
     assert description_words("one two three\n> quoted words do not count\n-- \nSignature Name") == 3
+
+
+_ODD_CHARACTERS = (
+    "ab_Z9²½Ⅻйё"  # letters, a digit, "_", numbers that are no digits (Ⅻ is a word character)
+    "\u0301\u0306"  # combining accents: word characters? (no: marks are not alphanumeric)
+    " \t\xa0\u2028\x1c\u3000.,-'’>"  # white space of several kinds, punctuation
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_ODD_CHARACTERS, max_size=60))
+def test_word_count_matches_the_word_pattern(text: str) -> None:
+    # The count splits on white space and recognises plain words with isalpha(); it must count
+    # exactly what the pattern finds in the text the customer wrote.
+    own = [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+    if any(line.rstrip() in {"--", "-- "} for line in text.splitlines()):
+        return  # the signature cut is tested above
+    expected = len(re.findall(r"[^\W\d_]{2,}", "\n".join(own)))
+    assert description_words(text) == expected
