@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pixbridge.models import Attachment
+from pixbridge.triage.finder import Finder
 
 __all__ = ["find_os_version", "os_from_attachments", "os_from_text"]
 
@@ -148,49 +148,12 @@ def _uname(match: re.Match[str]) -> str:
     return f"Linux {release}"
 
 
-@dataclass(frozen=True)
-class _Finder:
-    """A pattern with the needles that find the only places a match of it can start.
-
-    The patterns start with a look-behind, which keeps the regex engine from skipping ahead:
-    searching 40 KB of mail took about 2 ms a pattern. Each needle is a pattern, lower-case and
-    starting with a literal, that the engine finds quickly in the lower-cased text; the pattern
-    itself is then tried only where a needle matched. ``tests/triage/test_os_version.py``
-    checks that every match of a pattern starts where one of its needles matches.
-    """
-
-    pattern: re.Pattern[str]
-    needles: tuple[re.Pattern[str], ...]
-    skip: int = 0
-    """Characters of a needle's match before the place the pattern is tried."""
-
-    def search(self, text: str, lower: str) -> re.Match[str] | None:
-        """What ``pattern.search(text)`` finds (*lower* is ``text.lower()``).
-
-        Only where a match starts can differ, and nothing reads it: the Windows match starts at
-        "Win", after an optional "Microsoft", and a label's on its own line, past blank lines.
-        """
-        if len(lower) != len(text):
-            return self.pattern.search(text)  # a few letters lower-case to two: no alignment
-        best: re.Match[str] | None = None
-        for needle in self.needles:
-            for hit in needle.finditer(lower):
-                if best and hit.start() + self.skip >= best.start():
-                    break
-                match = self.pattern.match(text, hit.start() + self.skip)
-                if match:
-                    best = match
-                    break
-        return best
-
-
-def _finder(pattern: re.Pattern[str], *needles: str, skip: int = 0) -> _Finder:
-    return _Finder(pattern, tuple(re.compile(needle) for needle in needles), skip)
-
-
-_WINDOWS_FINDER = _finder(_WINDOWS, r"win(?:dows)?\s*(?:server|\d)")
+# The needles are lower-case and search ``text.lower()``. Where a match starts can differ from
+# ``pattern.search``, and nothing reads it: the Windows match starts at "Win", after an optional
+# "Microsoft", and a label's on its own line, past blank lines.
+_WINDOWS_FINDER = Finder.of(_WINDOWS, r"win(?:dows)?\s*(?:server|\d)")
 _LINUX_FINDERS = tuple(
-    _finder(pattern, *needles)
+    Finder.of(pattern, *needles)
     for pattern, needles in zip(
         _LINUX,
         (
@@ -205,11 +168,11 @@ _LINUX_FINDERS = tuple(
         strict=True,
     )
 )
-_MACOS_FINDER = _finder(_MACOS, r"mac\s*os", r"os\s+x")
-_UNAME_FINDER = _finder(_UNAME, "linux", "darwin")
+_MACOS_FINDER = Finder.of(_MACOS, r"mac\s*os", r"os\s+x")
+_UNAME_FINDER = Finder.of(_UNAME, "linux", "darwin")
 # A label opens a line: the needle starts with the line break before it (the text is searched
 # with a line break in front, so the first line counts too).
-_LABEL_FINDER = _finder(_LABEL, r"\n\s*[oов]", skip=1)
+_LABEL_FINDER = Finder.of(_LABEL, r"\n\s*[oов]", skip=1)
 
 
 def os_from_text(text: str) -> str | None:

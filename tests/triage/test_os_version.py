@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixbridge.models import Attachment
+from pixbridge.triage.finder import Finder
 from pixbridge.triage.os_version import (
     _LABEL_FINDER,
     _LINUX_FINDERS,
     _MACOS_FINDER,
     _UNAME_FINDER,
     _WINDOWS_FINDER,
-    _Finder,
     find_os_version,
     os_from_attachments,
     os_from_text,
@@ -195,9 +195,9 @@ _FINDERS = [
 @pytest.mark.parametrize("finder", _FINDERS, ids=lambda f: f.needles[0].pattern)
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
-def test_needles_find_what_the_pattern_finds(finder: _Finder, data: st.DataObject) -> None:
-    # The patterns are tried only where a needle matches in the lower-cased text (os_version.py,
-    # _Finder): a needle that misses a place a match can start would lose that OS.
+def test_needles_find_what_the_pattern_finds(finder: Finder, data: st.DataObject) -> None:
+    # The patterns are tried only where a needle matches in the lower-cased text (finder.py,
+    # Finder): a needle that misses a place a match can start would lose that OS.
     drawn = data.draw(st.from_regex(finder.pattern, fullmatch=True, alphabet=_LETTERS))
     text = data.draw(_NOISE) + drawn + data.draw(_NOISE)
     if finder is _LABEL_FINDER:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+import string
+import sys
+from collections.abc import Sequence
 
-from pixbridge.triage.serial import find_serial, serial_from_text
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pixbridge.triage.serial import (
+    _FINDERS,
+    _normalise,
+    _window,
+    find_serial,
+    serial_from_text,
+)
 from pixbridge.triage.settings import TriageSettings
 
 DEFAULTS = TriageSettings()
@@ -76,3 +89,82 @@ def test_a_long_mail_is_searched_at_its_top_and_its_signature_not_in_its_pasted_
     # What looks like a serial in the middle of a pasted log is not taken for the customer's kit.
     middle = "Log below.\n" + log[:10_000] + "\nworker sn PPS-2023-01942\n" + log[10_000:]
     assert serial_from_text(middle, DEFAULTS.serial_patterns) is None
+
+
+def _plain_serial_from_text(text: str, patterns: Sequence[str]) -> str | None:
+    # serial_from_text as it was before the default patterns got needles (serial.py, _FINDERS).
+    lines = [line for line in _window(text).splitlines() if not line.lstrip().startswith(">")]
+    body = "\n".join(lines)
+    for pattern in (re.compile(p) for p in patterns):
+        match = pattern.search(body)
+        if match is None:
+            continue
+        value = match.groupdict().get("serial") or match.group(0)
+        if value and re.search(r"\d", value):
+            return _normalise(value)
+    return None
+
+
+# What (?i) takes for a letter besides its two cases: İ and ı for i, ſ for s, the Kelvin sign for
+# k, and the old Cyrillic shapes for в, д, о, с. A needle that leaves one out misses a serial.
+_ODD_CASES = {
+    "i": "İı",
+    "I": "İı",
+    "s": "ſ",
+    "S": "ſ",
+    "k": "\u212a",
+    "K": "\u212a",
+    "в": "ᲀ",
+    "д": "ᲁ",
+    "о": "ᲂ",
+    "с": "ᲃ",
+    "С": "ᲃ",
+}
+_LETTERS = (
+    string.ascii_letters
+    + string.digits
+    + string.punctuation
+    + " \t\n\r\u00a0\u2028№"
+    + "".join(chr(c) for c in range(ord("А"), ord("я") + 1))
+    + "Ёё"
+    + "".join(_ODD_CASES.values())
+)
+_NOISE = st.lists(
+    st.sampled_from(
+        ["p", "P", "s", "S", "ſ", "sn", "serial", "с", "з", "ерийн", "аводск", "PTM", "\n", "> "]
+    )
+    | st.text(alphabet=_LETTERS, max_size=8),
+    max_size=6,
+).map("".join)
+
+
+def _odd_cased(data: st.DataObject, text: str) -> str:
+    return "".join(data.draw(st.sampled_from(c + _ODD_CASES.get(c, ""))) for c in text)
+
+
+def _seen(match: re.Match[str] | None) -> tuple[tuple[int, int], dict[str, str | None]] | None:
+    return (match.span(), match.groupdict()) if match else None
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_needles_find_what_the_patterns_find(data: st.DataObject) -> None:
+    patterns = DEFAULTS.serial_patterns
+    drawn = [data.draw(st.from_regex(p, fullmatch=True, alphabet=_LETTERS)) for p in patterns]
+    text = data.draw(_NOISE)
+    for part in data.draw(st.permutations(drawn)):
+        # Spaces around a serial often keep one pattern's match from swallowing the other's.
+        gaps = [data.draw(st.sampled_from(["", " ", "\n", ". "])) for _ in range(2)]
+        text += gaps[0] + _odd_cased(data, part) + gaps[1] + data.draw(_NOISE)
+    # A default pattern is tried only where one of its needles matches (serial.py, _FINDERS).
+    for pattern in patterns:
+        assert _seen(_FINDERS[pattern].search(text)) == _seen(re.search(pattern, text)), text
+    assert serial_from_text(text, patterns) == _plain_serial_from_text(text, patterns), text
+
+
+def test_a_needle_for_every_letter_a_match_can_start_with() -> None:
+    # Hypothesis draws the odd cases listed above; this asks the regex engine for all of them.
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    for pattern, starts in zip(DEFAULTS.serial_patterns, ("p", "sсз"), strict=True):
+        letters = set(re.findall(f"(?i)[{starts}]", every))
+        assert letters == {needle.pattern[0] for needle in _FINDERS[pattern].needles}
