@@ -37,19 +37,23 @@ class Rule:
     needles: tuple[str, ...] = ()
     """Case-folded words of which every match contains one; a text holding none of them is not
     scanned for the rule. Empty: always scanned (patterns from settings)."""
+    also: tuple[str, ...] = ()
+    """More case-folded words of which every match contains one as well (a second part of the
+    phrase): a text holding none of them is not scanned for the rule either. "log" alone is in
+    most support mail; "log" with "can", "won", "unable"... far less often."""
 
 
 RULES: tuple[Rule, ...] = (
     # English
-    Rule("not working", r"(?:does\s*n[o'’]t|do\s*n[o'’]t|is\s*n[o'’]t|are\s*n[o'’]t|not)\s+work(?:ing|s)?", negatable=False, needles=("work",)),
+    Rule("not working", r"(?:does\s*n[o'’]t|do\s*n[o'’]t|is\s*n[o'’]t|are\s*n[o'’]t|not)\s+work(?:ing|s)?", negatable=False, needles=("work",), also=("not", "n't", "n’t")),
     Rule("stopped working", r"stopped\s+working", negatable=False, needles=("work",)),
-    Rule("cannot start", r"(?:can\s*not|can[’']t|won[’']t|will\s+not|unable\s+to|fail(?:s|ed)?\s+to|does\s*n[o'’]t)\s+(?:start|launch|run|open|log\s*in)", negatable=False, needles=("start", "launch", "run", "open", "log")),
+    Rule("cannot start", r"(?:can\s*not|can[’']t|won[’']t|will\s+not|unable\s+to|fail(?:s|ed)?\s+to|does\s*n[o'’]t)\s+(?:start|launch|run|open|log\s*in)", negatable=False, needles=("start", "launch", "run", "open", "log"), also=("can", "won", "will", "unable", "fail", "does")),
     Rule("nobody can work", r"(?:nobody|no\s+one|no\s+user)\s+can", negatable=False, needles=("can",)),
     Rule("crashes", r"crash(?:es|ed|ing)?", needles=("crash",)),
-    Rule("production down", r"(?:production|prod|system|server|service|everything)\s+(?:is\s+|went\s+)?down", needles=("down",)),
+    Rule("production down", r"(?:production|prod|system|server|service|everything)\s+(?:is\s+|went\s+)?down", needles=("down",), also=("prod", "system", "server", "service", "everything")),
     Rule("blocked", r"blocked|blocker|blocking", needles=("block",)),
-    Rule("all users", r"all\s+(?:of\s+)?(?:our\s+|the\s+)?users", needles=("user",)),
-    Rule("work stopped", r"(?:work|production|operations?)\s+(?:has\s+|have\s+|is\s+)?(?:stopped|halted|at\s+a\s+standstill)", needles=("stopped", "halted", "standstill")),
+    Rule("all users", r"all\s+(?:of\s+)?(?:our\s+|the\s+)?users", needles=("user",), also=("all",)),
+    Rule("work stopped", r"(?:work|production|operations?)\s+(?:has\s+|have\s+|is\s+)?(?:stopped|halted|at\s+a\s+standstill)", needles=("stopped", "halted", "standstill"), also=("work", "production", "operation")),
     Rule("outage", r"outage", needles=("outage",)),
     # Russian, by stems
     Rule("не работает", r"не\s+работа(?:ет|ют|л|ла|ло|ли)", negatable=False, needles=("работа",)),
@@ -129,7 +133,10 @@ def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, s
     absent = frozenset(
         n
         for n, (rule, _) in enumerate(rules)
-        if rule.needles and not any(word in folded for word in rule.needles)
+        if any(
+            words and not any(word in folded for word in words)
+            for words in (rule.needles, rule.also)
+        )
     )
     pattern = _combined(extra, absent)
     position = 0

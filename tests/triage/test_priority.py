@@ -142,3 +142,5 @@ def test_every_match_of_a_rule_holds_one_of_its_words(rule: Rule, data: st.DataO
     assert rule.needles, f"built-in rule {rule.name!r} has no words to look for"
     matched = data.draw(st.from_regex(re.compile(rule.pattern, re.IGNORECASE), fullmatch=True))
     assert any(word in matched.casefold() for word in rule.needles), matched
+    if rule.also:
+        assert any(word in matched.casefold() for word in rule.also), matched
