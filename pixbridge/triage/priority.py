@@ -22,7 +22,7 @@ from functools import lru_cache
 from pixbridge.models import ParsedMessage, PriorityDecision
 from pixbridge.triage.settings import LEVELS, TriageSettings
 
-__all__ = ["RULES", "Rule", "blocking_terms", "classify", "level_rank"]
+__all__ = ["RULES", "Rule", "blocking_terms", "classify", "fold", "level_rank"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,16 @@ def _own_text(message: ParsedMessage) -> str:
     return "\n".join(lines)
 
 
+def fold(text: str) -> str:
+    """*text* as rule words (:attr:`Rule.needles`, :attr:`Rule.also`) are looked for in it.
+
+    Case-folded, with the dotless ı and the dotted İ (which folds to i and a combining dot) as a
+    plain i: the rules' case-insensitive patterns take both for an i, so a word looked for must
+    be found in "wİll" and "wıll" as in "will".
+    """
+    return text.casefold().replace("\u0131", "i").replace("\u0307", "")
+
+
 @lru_cache(maxsize=512)
 def _combined(extra: tuple[str, ...], without: frozenset[int]) -> re.Pattern[str] | None:
     """The rules not in *without* as one pattern (``None`` if none is left).
@@ -129,7 +139,7 @@ def blocking_terms(text: str, extra: tuple[str, ...] = ()) -> list[tuple[Rule, s
     # and a rule that fired leaves the pattern: a pasted log says "error" hundreds of times.
     # A rule whose every word is missing cannot match, so it is left out from the start:
     # finding a word is a fast substring search, trying an alternative at every position not.
-    folded = text.casefold()
+    folded = fold(text)
     absent = frozenset(
         n
         for n, (rule, _) in enumerate(rules)
