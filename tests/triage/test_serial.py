@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 
 from pixbridge.triage.serial import (
     _FINDERS,
-    _normalise,
-    _window,
     find_serial,
     serial_from_text,
 )
@@ -92,17 +90,17 @@ def test_a_long_mail_is_searched_at_its_top_and_its_signature_not_in_its_pasted_
 
 
 def _plain_serial_from_text(text: str, patterns: Sequence[str]) -> str | None:
-    # serial_from_text as it was before the default patterns got needles (serial.py, _FINDERS).
-    lines = [line for line in _window(text).splitlines() if not line.lstrip().startswith(">")]
-    body = "\n".join(lines)
-    for pattern in (re.compile(p) for p in patterns):
-        match = pattern.search(body)
-        if match is None:
-            continue
-        value = match.groupdict().get("serial") or match.group(0)
-        if value and re.search(r"\d", value):
-            return _normalise(value)
-    return None
+    # serial_from_text without needles: an empty group at the end changes no match, but a
+    # pattern not spelled as a built-in one is searched plainly (serial.py, _FINDERS).
+    assert not any(f"{p}(?:)" in _FINDERS for p in patterns)
+    return serial_from_text(text, [f"{p}(?:)" for p in patterns])
+
+
+def test_an_earlier_pattern_wins_over_an_earlier_place() -> None:
+    # The vendor's format is the first pattern: it wins though the labelled serial comes first.
+    text = "S/N: 7731-XK\nThe licence is for PTM-2024-00173.\n"
+    assert serial_from_text(text, DEFAULTS.serial_patterns) == "PTM-2024-00173"
+    assert serial_from_text(text, DEFAULTS.serial_patterns[1:]) == "7731-XK"
 
 
 # What (?i) takes for a letter besides its two cases: İ and ı for i, ſ for s, the Kelvin sign for
