@@ -19,8 +19,8 @@ outcome            effect
 =================  ==================================================================
 
 The serial comes from triage when it found one (``Completeness.found["serial"]``, or an
-``Intake.serial`` attribute); otherwise a small private fallback pattern finds the vendor's serial
-format in the subject and text.
+``Intake.serial`` attribute); otherwise triage's default serial patterns are looked for in the
+subject and text (:func:`pixbridge.triage.serial.serial_from_text`).
 """
 
 from __future__ import annotations
@@ -48,16 +48,19 @@ from pixbridge.models import (
     ParsedMessage,
     PriorityDecision,
 )
+from pixbridge.triage.finder import Finder, case_needles
+from pixbridge.triage.serial import serial_from_text
+from pixbridge.triage.settings import DEFAULT_SERIAL_PATTERNS
 
 __all__ = ["LicenseDecision", "certificates_in", "decide", "evaluate", "recheck_on_reply"]
 
-# Fallback only: triage owns serial recognition (pixbridge.triage); see the module docstring.
-_SERIAL = re.compile(
-    r"\b(P[A-Z]{2}[-\s]?\d{4}[-\s]?\d{4,6})\b"
-    r"|(?i:serial\s*(?:number|no\.?|#)?|s/n|серийн\w*\s+номер\w*)\s*[:#№=-]?\s*"
-    r"([A-Z0-9][A-Z0-9-]{3,39})"
+# The dongle id customers paste from the vendor's key tool. A Finder (pixbridge.triage.finder):
+# the pattern starts with \b under (?i), which re would try at every character of the mail.
+_DONGLE = Finder.of(
+    re.compile(r"(?i)\b(guardant:\s*0x[0-9a-f]{1,8}|sentinel:\s*\d{1,20})\b"),
+    *case_needles("gG", "uardant:"),
+    *case_needles("sSſ", "entinel:"),  # ſ (long s) is an s to (?i)
 )
-_DONGLE = re.compile(r"(?i)\b(guardant:\s*0x[0-9a-f]{1,8}|sentinel:\s*\d{1,20})\b")
 
 
 @dataclass(frozen=True)
@@ -178,11 +181,10 @@ def _serial(intake: Intake, found: Mapping[str, str]) -> str | None:
     from_triage: Any = getattr(intake, "serial", None) or found.get("serial")
     if isinstance(from_triage, str) and from_triage.strip():
         return from_triage.strip()
-    for text in (intake.message.subject, intake.message.text):
-        match = _SERIAL.search(text)
-        if match:
-            return (match.group(1) or match.group(2)).strip()
-    return None
+    # Fallback only (triage owns serial recognition): the built-in patterns, as triage reads
+    # them by default, for a site whose completeness hook does not report the serial.
+    message = intake.message
+    return serial_from_text(f"{message.subject}\n{message.text}", DEFAULT_SERIAL_PATTERNS)
 
 
 def _dongle(intake: Intake) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Finder"]
+__all__ = ["Finder", "case_needles"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,16 @@ class Finder:
                     best = match
                     break
         return best
+
+
+def case_needles(letters: str, rest: str) -> tuple[str, ...]:
+    """Needles for a case-insensitive pattern whose match starts with one of *letters*.
+
+    A needle per spelling of the first letter (every letter ``(?i)`` takes for it, ``ſ`` for
+    ``s`` say), because ``re`` skips fast only to a literal: a class or ``(?i)`` at the start
+    sends it through every character again, and lower-casing 10 KB of Cyrillic takes longer than
+    these needles' whole search. *rest*, what follows the letter, folds case as the pattern does
+    and, being a look-ahead, keeps a hit one character long, so that ``finditer`` passes over no
+    place a match can start.
+    """
+    return tuple(f"{letter}(?=(?i:{rest}))" for letter in letters)

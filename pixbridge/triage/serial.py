@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from pixbridge.triage.finder import Finder
-from pixbridge.triage.settings import _DEFAULT_SERIAL_PATTERNS, TriageSettings
+from pixbridge.triage.finder import Finder, case_needles
+from pixbridge.triage.settings import DEFAULT_SERIAL_PATTERNS, TriageSettings
 
 __all__ = ["find_serial", "serial_from_contacts", "serial_from_text"]
 
@@ -22,28 +22,19 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def _needles(first: str, rest: str) -> tuple[str, ...]:
-    # A needle per spelling of the letter a match starts with: re skips fast only to a literal (a
-    # class or (?i) at the start sends it through every character again, and lower-casing 10 KB
-    # of Cyrillic takes longer than these needles' whole search). The rest of a needle folds case
-    # as the pattern does, and, being a look-ahead, keeps a hit one character long: finditer
-    # passes over no place a match can start.
-    return tuple(f"{letter}(?=(?i:{rest}))" for letter in first)
-
-
 # The default patterns start with \b or a look-behind under (?i): re would try them at every
 # character (more than half a millisecond for 10 KB of mail). A pattern a site configures itself
 # is searched as it is. tests/triage/test_serial.py checks that the needles find every match.
-_VENDOR, _LABELLED = (re.compile(pattern) for pattern in _DEFAULT_SERIAL_PATTERNS)
+_VENDOR, _LABELLED = (re.compile(pattern) for pattern in DEFAULT_SERIAL_PATTERNS)
 _FINDERS = {
     found.pattern.pattern: found
     for found in (
-        Finder.of(_VENDOR, *_needles("pP", r"[A-Z]{2}[-\s]?\d")),
+        Finder.of(_VENDOR, *case_needles("pP", r"[A-Z]{2}[-\s]?\d")),
         Finder.of(
             _LABELLED,
-            *_needles("sSſ", "erial|/n|n"),  # ſ (long s) is an s to (?i)
-            *_needles("сСᲃ", "ерийн"),  # and ᲃ (wide es) a Cyrillic с
-            *_needles("зЗ", "аводск"),
+            *case_needles("sSſ", "erial|/n|n"),  # ſ (long s) is an s to (?i)
+            *case_needles("сСᲃ", "ерийн"),  # and ᲃ (wide es) a Cyrillic с
+            *case_needles("зЗ", "аводск"),
         ),
     )
 }

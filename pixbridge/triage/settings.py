@@ -11,6 +11,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "DEFAULT_SERIAL_PATTERNS",
     "ITEMS",
     "LEVELS",
     "STRATEGIES",
@@ -27,13 +28,14 @@ LEVELS: tuple[str, ...] = ("low", "normal", "high", "blocker")
 STRATEGIES: tuple[str, ...] = ("rules", "round_robin", "fewest_open", "tracker_default")
 """Built-in assignment strategies (see :mod:`pixbridge.triage.assignment`)."""
 
-_DEFAULT_SERIAL_PATTERNS = [
+DEFAULT_SERIAL_PATTERNS: tuple[str, ...] = (
     # The vendor's own format: product code, year, sequence (PTM-2024-00173, PPS-2023-01942).
     r"(?i)\b(?P<serial>P[A-Z]{2}[-\s]?\d{4}[-\s]?\d{4,6})\b",
     # A labelled serial in English or Russian, whatever its format.
     r"(?i)(?<!\w)(?:serial\s*(?:number|no\.?|#)?|s/n|sn|серийн\w*\s+номер\w*|серийник\w*|"
     r"заводск\w*\s+номер\w*)\s*[:#№=-]?\s*(?P<serial>[A-Z0-9][A-Z0-9-]{3,39})",
-]
+)
+"""The default ``[triage] serial_patterns``; the licence check's fallback uses them too."""
 
 _DEFAULT_PRODUCTS = {
     "PIX Task Mining": ["pix task mining", "task mining", "pixtm", "PTM-"],
@@ -93,7 +95,7 @@ class TriageSettings(_Section):
     """Items a request must carry before work starts; a subset of ``ITEMS``."""
     min_description_words: int = Field(default=5, ge=0)
     """Words (outside quoted text) a message needs for its description to count."""
-    serial_patterns: list[str] = Field(default_factory=lambda: list(_DEFAULT_SERIAL_PATTERNS))
+    serial_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_SERIAL_PATTERNS))
     """Regular expressions finding a serial in the text; group ``serial`` (else the whole match)."""
     contacts: dict[str, str] = Field(default_factory=dict)
     """Address or mail domain of a customer to the serial of their kit (used when the mail names none)."""
