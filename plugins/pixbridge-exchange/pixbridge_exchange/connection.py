@@ -47,7 +47,15 @@ from pixbridge.errors import (
 )
 from pixbridge_exchange.settings import ExchangeSettings
 
-__all__ = ["TRANSIENT_ERRORS", "FolderMissing", "Mailbox", "server_back_off", "translate"]
+__all__ = [
+    "GONE",
+    "SUBSCRIPTION_GONE",
+    "TRANSIENT_ERRORS",
+    "FolderMissing",
+    "Mailbox",
+    "server_back_off",
+    "translate",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("pixbridge.exchange")
@@ -68,6 +76,19 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     requests.Timeout,
 )
 """Errors that may go away by themselves: retried with back-off, then reported as transient."""
+
+GONE: tuple[type[BaseException], ...] = (
+    ews_errors.ErrorItemNotFound,
+    ews_errors.ErrorInvalidIdMalformed,
+)
+"""What EWS answers for an item id that is no longer there (e.g. moved by an earlier call)."""
+
+SUBSCRIPTION_GONE: tuple[type[BaseException], ...] = (
+    ews_errors.ErrorSubscriptionNotFound,
+    ews_errors.ErrorInvalidSubscription,
+    ews_errors.ErrorExpiredSubscription,
+)
+"""What EWS answers for a pull subscription it has forgotten (expired, or a server restart)."""
 
 # exchangelib turns some transport failures into ErrorServerBusy("Reraised from ...") carrying
 # its own guessed wait; those are transport errors, not the server asking us to back off.

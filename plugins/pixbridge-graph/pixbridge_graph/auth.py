@@ -5,29 +5,23 @@ cached one is about to expire, so :meth:`TokenProvider.token` is cheap to call p
 A token Graph refuses (revoked, the app's permissions changed) is dropped with
 :meth:`TokenProvider.invalidate`; the next call fetches a fresh one.
 
-The credential behind the tokens expires too: :func:`credential_expiries` tells when (the
-certificate's notAfter, or ``client_secret_expires`` as copied from the portal).
+Only :mod:`pixbridge_graph.client` imports this module (msal costs start-up time); when the
+credential behind the tokens expires is told by :mod:`pixbridge_graph.credentials`.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import msal  # type: ignore[import-untyped]
 import requests
-from cryptography import x509
 
 from pixbridge.errors import NeedsCredentials, TransientAdapterError
-from pixbridge.observability.credentials import CredentialExpiry
+from pixbridge_graph.credentials import CERTIFICATE
 from pixbridge_graph.settings import GraphConnectionSettings
 
-__all__ = ["TokenProvider", "certificate_not_after", "credential_expiries"]
-
-_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+__all__ = ["TokenProvider"]
 
 
 class TokenProvider:
@@ -97,7 +91,7 @@ class TokenProvider:
             raise NeedsCredentials(
                 f"adapters.{self.table}.certificate_file: cannot read {s.certificate_file}: {exc}"
             ) from exc
-        certificate = _CERTIFICATE.search(pem)
+        certificate = CERTIFICATE.search(pem)
         if certificate is None or "PRIVATE KEY-----" not in pem:
             raise NeedsCredentials(
                 f"adapters.{self.table}.certificate_file: {s.certificate_file} must hold the "
@@ -118,41 +112,6 @@ class TokenProvider:
             f"{message}; check adapters.{self.table}.tenant_id, client_id and the client "
             "secret or certificate in the app registration"
         )
-
-
-def certificate_not_after(path: Path) -> datetime | None:
-    """When the (first) certificate in the PEM file *path* expires; ``None`` if the file
-    cannot be read or holds no certificate (the sign-in and ``pixbridge doctor`` say why)."""
-    try:
-        found = _CERTIFICATE.search(path.read_text(encoding="ascii"))
-        if found is None:
-            return None
-        certificate = x509.load_pem_x509_certificate(found.group(0).encode("ascii"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return certificate.not_valid_after_utc
-
-
-def credential_expiries(settings: GraphConnectionSettings, table: str) -> list[CredentialExpiry]:
-    """When the app's credential in ``[adapters.<table>]`` expires, if known (no network)."""
-    t = f"adapters.{table}"
-    if settings.certificate_file is not None:
-        not_after = certificate_not_after(settings.certificate_file)
-        if not_after is None:
-            return []
-        renew = (
-            "upload a new certificate to the app registration (Certificates & secrets) and "
-            f"put it with its key in {settings.certificate_file} ({t}.certificate_file)"
-        )
-        return [CredentialExpiry(table, "certificate_file", not_after, "certificate", renew)]
-    if settings.client_secret is not None and settings.client_secret_expires is not None:
-        renew = (
-            "add a new client secret to the app registration (Certificates & secrets), then "
-            f"set {t}.client_secret and its expiry date in {t}.client_secret_expires"
-        )
-        expires = settings.client_secret_expires
-        return [CredentialExpiry(table, "client_secret", expires, "settings", renew)]
-    return []
 
 
 def _first_line(text: str) -> str:

@@ -38,8 +38,9 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
+from pixbridge.errors import NeedsCredentials, TransientAdapterError
 from pixbridge_graph.auth import TokenProvider
+from pixbridge_graph.errors import GraphRefused
 from pixbridge_graph.settings import GraphConnectionSettings
 
 __all__ = ["GraphClient", "GraphRefused", "MailboxGate", "gate_for"]
@@ -48,15 +49,6 @@ log = logging.getLogger("pixbridge.adapter.graph")
 
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class GraphRefused(PermanentAdapterError):
-    """Graph refused a request with a 4xx other than 401/403/429."""
-
-    def __init__(self, message: str, *, status: int, code: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 class _Retryable(TransientAdapterError):

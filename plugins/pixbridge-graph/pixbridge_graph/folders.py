@@ -7,12 +7,15 @@ Exchange compares display names case-insensitively, and so does this module.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pixbridge.errors import PermanentAdapterError
-from pixbridge_graph.client import GraphClient, GraphRefused
+from pixbridge_graph.errors import GraphRefused
 from pixbridge_graph.settings import WELL_KNOWN_FOLDERS
+
+if TYPE_CHECKING:
+    from pixbridge_graph.client import GraphClient
 
 __all__ = ["FolderMissing", "resolve_folder"]
 

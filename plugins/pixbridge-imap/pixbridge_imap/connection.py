@@ -13,13 +13,15 @@ import imaplib
 import ssl
 import subprocess
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
 from pixbridge_imap.settings import ImapSettings, Security, tls_context
+
+# imapclient is imported by connect() and _login(), not here: the package is imported by every
+# pixbridge command at start-up, most of which never connect to IMAP.
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
 
 __all__ = ["CONNECTION_ERRORS", "connect", "oauth2_token", "translate"]
 
@@ -68,6 +70,8 @@ def connect(settings: ImapSettings) -> IMAPClient:
     :raises NeedsCredentials: the login was refused.
     :raises PermanentAdapterError: the server cannot do what the settings ask (no STARTTLS).
     """
+    from imapclient import IMAPClient
+
     where = _where(settings)
     port = settings.port or _default_port(settings)
     context = tls_context(settings.tls_ca_file) if settings.security is not Security.PLAIN else None
@@ -101,6 +105,8 @@ def connect(settings: ImapSettings) -> IMAPClient:
 
 
 def _login(client: IMAPClient, settings: ImapSettings) -> None:
+    from imapclient.exceptions import LoginError
+
     where = _where(settings)
     try:
         if settings.auth == "oauth2":

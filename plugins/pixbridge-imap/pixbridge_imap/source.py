@@ -26,8 +26,6 @@ from email.parser import BytesHeaderParser
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
-from imapclient import DELETED
-
 from pixbridge.adapters import AdapterContext, MailSource
 from pixbridge.errors import AdapterError, PermanentAdapterError, TransientAdapterError
 from pixbridge.models import InboundRef, MailOutcome
@@ -270,6 +268,8 @@ class ImapSource(MailSource):
         )
 
         def move(client: Any) -> None:
+            from imapclient import DELETED  # not at module top: pixbridge's start-up time
+
             log = self.context.logger
             if validity != self._uidvalidity:
                 log.warning("imap: %s is from an older UIDVALIDITY; not moved", ref)

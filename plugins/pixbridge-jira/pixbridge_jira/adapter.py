@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pixbridge.adapters import AdapterContext, Tracker
 from pixbridge.errors import PermanentAdapterError, UnknownOutcome
@@ -35,9 +35,11 @@ from pixbridge.models import (
 from pixbridge.observability.credentials import CredentialExpiry
 from pixbridge_jira import body
 from pixbridge_jira.mapping import Mapping
-from pixbridge_jira.session import JiraSession
 from pixbridge_jira.settings import JiraSettings
 from pixbridge_jira.webhook import WebhookEvent, WebhookReceiver
+
+if TYPE_CHECKING:
+    from pixbridge_jira.session import JiraSession
 
 __all__ = ["PROPERTY", "WAKING_EVENTS", "JiraTracker"]
 
@@ -67,7 +69,8 @@ class JiraTracker(Tracker):
         self.cloud = settings.deployment == "cloud"
         self.api = "3" if self.cloud else "2"
         """REST version for bodies with text: v3 (ADF) on Cloud; v2 (wiki markup) on DC."""
-        self.session = JiraSession(settings)
+        self._session: JiraSession | None = None
+        self._session_lock = threading.Lock()
         self._account: str | None = settings.account or None
         self._field_ids: dict[str, str] | None = None
         self.webhook: WebhookReceiver | None = None
@@ -76,6 +79,19 @@ class JiraTracker(Tracker):
         """Why the configured receiver is not running (for doctor)."""
         self._hints: dict[str, None] = {}
         self._hints_lock = threading.Lock()
+
+    @property
+    def session(self) -> JiraSession:
+        """The retrying Jira session, created on first use (no I/O until its first call)."""
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    # Imported here, not at module top: the jira client and requests cost
+                    # every pixbridge command ~0.2 s at start-up, configured or not.
+                    from pixbridge_jira.session import JiraSession
+
+                    self._session = JiraSession(self.settings)
+        return self._session
 
     # ------------------------------------------------------------------ lifecycle
 

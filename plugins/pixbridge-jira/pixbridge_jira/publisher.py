@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, ClassVar
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,9 +37,11 @@ from pixbridge.builtins.directory_publisher import parse_version
 from pixbridge.errors import AdapterError, PermanentAdapterError
 from pixbridge.models import PublishedRelease, ReleaseManifest
 from pixbridge.observability.credentials import CredentialExpiry
-from pixbridge_jira.session import JiraSession
 from pixbridge_jira.settings import JiraConnection, build_template_sample
 from pixbridge_jira.versions import JiraVersions
+
+if TYPE_CHECKING:
+    from pixbridge_jira.session import JiraSession
 
 __all__ = ["IDENTITY", "JiraVersionPublisher", "JiraVersionSettings", "VersionLink"]
 
@@ -96,8 +99,27 @@ class JiraVersionPublisher(ReleasePublisher):
     def __init__(self, settings: JiraVersionSettings, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.settings: JiraVersionSettings = settings
-        self.session = JiraSession(settings)
-        self.versions = JiraVersions(self.session, settings)
+        self._versions: JiraVersions | None = None
+        self._versions_lock = threading.Lock()
+
+    @property
+    def versions(self) -> JiraVersions:
+        """The project's versions through a retrying Jira session, created on first use."""
+        if self._versions is None:
+            with self._versions_lock:
+                if self._versions is None:
+                    # Imported here, not at module top: the jira client and requests cost
+                    # every pixbridge command ~0.2 s at start-up, configured or not.
+                    from pixbridge_jira.session import JiraSession
+
+                    session = JiraSession(self.settings)
+                    self._versions = JiraVersions(session, self.settings)
+        return self._versions
+
+    @property
+    def session(self) -> JiraSession:
+        """The retrying Jira session (created on first use)."""
+        return self.versions.session
 
     def open(self) -> None:
         """Check the settings; Jira is first called on first use."""

@@ -6,9 +6,10 @@ Cloud removed the offset-paged ``/search`` (it answers 410) for the token-paged
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pixbridge_jira.session import JiraSession
+if TYPE_CHECKING:
+    from pixbridge_jira.session import JiraSession
 
 __all__ = ["search_issues"]
 

@@ -11,12 +11,14 @@ create whose answer was lost is looked up by name, never repeated blindly.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixbridge.errors import PermanentAdapterError, UnknownOutcome
 from pixbridge_jira.search import search_issues
-from pixbridge_jira.session import JiraSession
 from pixbridge_jira.settings import JiraConnection
+
+if TYPE_CHECKING:
+    from pixbridge_jira.session import JiraSession
 
 __all__ = ["JiraVersions"]
 

@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-import requests
 from pydantic import SecretStr
 
 import pixbridge
 from pixbridge.adapters import AdapterSettings, LicenseValidator
 from pixbridge.models import LicenseQuery, LicenseResult, LicenseVerdict
 from pixbridge.registry import AdapterRegistry
+
+# requests is imported by open() and validate(), not here: every pixbridge command imports this
+# package at start-up, and most never ask the licensing server.
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["RemoteLicenseValidator", "register_adapters"]
 
@@ -81,9 +85,12 @@ class RemoteLicenseValidator(LicenseValidator):
         """Zone in which the expiry instant is shown as the last day of support."""
 
     settings: RemoteLicenseValidator.Settings
+    _session: requests.Session
 
     def open(self) -> None:
         """Create the HTTP session (no request is made)."""
+        import requests
+
         self._session = requests.Session()
         self._session.headers.update({"Accept": _MEDIA, "Content-Type": _MEDIA})
         if self.settings.token is not None:
@@ -135,6 +142,8 @@ class RemoteLicenseValidator(LicenseValidator):
         if self.settings.product:
             scope["product"] = self.settings.product
         body = {"meta": {"key": serial, **({"scope": scope} if scope else {})}}
+        import requests  # loaded by open() already
+
         try:
             response = self._session.post(
                 self.endpoint, data=json.dumps(body), timeout=self.settings.timeout
