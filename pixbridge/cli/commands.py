@@ -1,28 +1,14 @@
-"""Registers the built-in commands on the ``pixbridge`` group."""
+"""Registers every built-in command on the ``pixbridge`` group at once, importing them all.
+
+``pixbridge`` itself does not import this: the group loads a built-in command only when it runs
+(:data:`pixbridge.cli.main.BUILTIN_COMMANDS`). Importing this module fills ``cli.commands`` for
+code that looks there, such as tests. A command already added (a plugin's) is kept.
+"""
 
 from __future__ import annotations
 
-from pixbridge.cli import (
-    config_cmd,
-    license_cmd,
-    mail_cmd,
-    plugins_cmd,
-    quarantine_cmd,
-    release_cmd,
-    requests_cmd,
-    run_cmd,
-)
-from pixbridge.cli.main import cli
+from pixbridge.cli.main import BUILTIN_COMMANDS, cli
 
-for module in (
-    plugins_cmd,
-    config_cmd,
-    run_cmd,
-    requests_cmd,
-    mail_cmd,
-    release_cmd,
-    license_cmd,
-    quarantine_cmd,
-):
-    for command in module.COMMANDS:
-        cli.add_command(command)
+for _name in BUILTIN_COMMANDS:
+    if _name not in cli.commands:
+        cli.add_command(cli.load_lazy_command(_name), _name)

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from pixbridge.cli.main import CliState, echo_json
-from pixbridge.cli.requests_cmd import requests
 from pixbridge.errors import PixbridgeError
 from pixbridge.releases import ReleaseRefused, mark_waiting, publish_release
 from pixbridge.releases.state import ReleaseStore
@@ -160,7 +159,5 @@ def wait_build(
         click.echo(f"{product} {result.version} is already published: the customer was told")
 
 
-# The agent's command belongs with the other request commands.
-requests.add_command(wait_build)
-
+# `wait_build` is listed with the other request commands (pixbridge.cli.requests_cmd).
 COMMANDS = [release]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import click
 
-from pixbridge.cli.main import CliState, echo_json
+from pixbridge.cli.main import CliState, LazyGroup, echo_json
 from pixbridge.errors import PixbridgeError
 from pixbridge.lifecycle.views import request_summary, request_view
 
 
-@click.group("requests")
+@click.group(
+    "requests",
+    cls=LazyGroup,
+    # The agent's `wait-build` is a release command (pixbridge.cli.release_cmd), loaded when used.
+    lazy_subcommands={"wait-build": "pixbridge.cli.release_cmd.wait_build"},
+    lazy_help={
+        "wait-build": "Mark request KEY as answered by a build: "
+        "its customer is mailed when it is published."
+    },
+)
 def requests() -> None:
     """Requests pixbridge registered."""
 

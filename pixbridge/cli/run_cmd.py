@@ -6,7 +6,7 @@ import signal
 import sys
 from dataclasses import asdict
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,9 +14,10 @@ from pixbridge.cli.main import CliState, echo_json
 from pixbridge.cli.workers import supervise
 from pixbridge.lifecycle.instance import InstanceTaken, take_instance
 from pixbridge.lifecycle.orchestrator import Orchestrator
-from pixbridge.observability.metrics import Metrics
-from pixbridge.observability.server import MetricsServer
 from pixbridge.observability.settings import parse_listen
+
+if TYPE_CHECKING:
+    from pixbridge.observability.server import MetricsServer
 
 
 @click.command("run")
@@ -109,6 +110,10 @@ def run(
 
 def _serve_metrics(orchestrator: Orchestrator, listen: str) -> MetricsServer:
     """Start /metrics and /healthz on *listen* (they read the store, so it must be open)."""
+    # Imported only here: prometheus_client is not needed unless metrics are served.
+    from pixbridge.observability.metrics import Metrics
+    from pixbridge.observability.server import MetricsServer
+
     metrics = Metrics.watching(orchestrator)
     try:
         server = MetricsServer(metrics, listen).start()
