@@ -190,9 +190,10 @@ class MailSender(Adapter):
 
     kind: ClassVar[AdapterKind] = AdapterKind.MAIL_SENDER
     batches_durability: ClassVar[bool] = False
-    """True when :meth:`send` may return before the mail would survive a power cut and
-    :meth:`flush` makes every mail sent since the last flush do so (the Maildir sender syncs its
-    directory once per batch instead of once per mail).
+    """True when :meth:`send` may return before the mail would survive a power cut, or before
+    it is delivered at all, and :meth:`flush` delivers every mail sent since the last flush
+    durably (the Maildir sender syncs a batch's files together and moves them into ``new/``
+    then, instead of syncing each mail on its own).
 
     Delivery then records a batch as sent only after :meth:`flush`, so a crash sends the whole
     batch again: declare it only where :meth:`send` writes nothing for a Message-ID it already
@@ -208,7 +209,7 @@ class MailSender(Adapter):
         """
 
     def flush(self) -> None:
-        """Make every mail :meth:`send` returned for since the last flush survive a power cut.
+        """Deliver every mail :meth:`send` returned for since the last flush, durably.
 
         Called by delivery after each batch when :attr:`batches_durability` is true; the default
         does nothing. Raises ``TransientAdapterError`` when the mails may not be on disk (they

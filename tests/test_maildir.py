@@ -355,25 +355,40 @@ def test_sent_file_is_named_by_the_message_id(sender: MaildirSender) -> None:
     mail = outgoing()
     sender.send(mail)
     name = MaildirSender.filename_for(mail.message_id)
+    assert tree(sender.sent / "new") == [], "in new/ before its bytes were synced"
+    sender.flush()
     assert tree(sender.sent / "new") == [name]
     assert (sender.sent / "new" / name).read_bytes() == mail.raw
     assert tree(sender.sent / "tmp") == []
     assert MaildirSender.filename_for("ack-1@pixbridge.example.com") == name
 
 
-def test_a_batch_of_sends_syncs_the_directory_once_at_flush(
-    sender: MaildirSender, synced: list[str]
+def test_a_batch_is_synced_at_flush_files_first_then_their_names(
+    sender: MaildirSender, synced: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     new = str((sender.sent / "new").resolve())
-    for n in range(3):
-        sender.send(outgoing(f"<m{n}@x.example>"))
-    # Each file is synced before it is renamed (complete or absent after a power cut) ...
-    assert len(synced) == 3 and new not in synced
-    assert all("/tmp/" in path for path in synced)
-    sender.flush()  # ... and the three new names with one directory sync
-    assert synced[3:] == [new]
+    renamed: list[str] = []
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        renamed.append(f"{len(synced)} synced before {Path(dst).name}")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    mails = [outgoing(f"<m{n}@x.example>") for n in range(3)]
+    for mail in mails:
+        sender.send(mail)
+    assert synced == [] and renamed == []
+    sender.flush()
+    # Every file is synced before any is renamed (complete or absent after a power cut) ...
+    assert len(synced) == 4 and all("/tmp/" in path for path in synced[:3])
+    assert renamed == [f"3 synced before {MaildirSender.filename_for(m.message_id)}" for m in mails]
+    assert synced[3:] == [new]  # ... and the three new names with one directory sync
     sender.flush()  # nothing written since
-    assert synced[3:] == [new]
+    assert len(synced) == 4
+    assert read_sent(sender) == sorted(
+        (m.raw for m in mails), key=lambda raw: MaildirSender.filename_for(message_id_of(raw))
+    )
 
 
 def test_a_resend_is_flushed_too(sender: MaildirSender, synced: list[str]) -> None:
@@ -385,6 +400,51 @@ def test_a_resend_is_flushed_too(sender: MaildirSender, synced: list[str]) -> No
     assert synced == []
     sender.flush()
     assert synced == [str((sender.sent / "new").resolve())]
+
+
+def test_a_resend_before_the_flush_writes_nothing_more(sender: MaildirSender) -> None:
+    mail = outgoing()
+    sender.send(mail)
+    sender.send(mail)
+    assert len(tree(sender.sent / "tmp")) == 1
+    sender.flush()
+    assert read_sent(sender) == [mail.raw] and tree(sender.sent / "tmp") == []
+
+
+def test_closing_gives_up_what_was_not_flushed(
+    sender: MaildirSender, adapter_context: AdapterContext
+) -> None:
+    # Never recorded as sent (delivery records after the flush): it is sent again later.
+    mail = outgoing()
+    sender.send(mail)
+    sender.close()
+    sender.flush()
+    assert read_sent(sender) == []
+    again = MaildirSender(sender.settings, adapter_context)
+    again.open()
+    again.send(mail)
+    again.flush()
+    assert read_sent(sender) == [mail.raw]
+
+
+def test_opening_removes_what_a_dead_sender_left_in_tmp(
+    sender: MaildirSender, adapter_context: AdapterContext
+) -> None:
+    tmp = sender.sent / "tmp"
+    name = MaildirSender.filename_for("<ack-1@pixbridge.example.com>")
+    stale, fresh, foreign = (
+        tmp / f"{name}.4242.deadbeef",
+        tmp / f"{name}.4243.0badf00d",
+        tmp / "1700000000.M1P2.host",  # someone else's file in the Maildir: not ours to remove
+    )
+    for path in (stale, fresh, foreign):
+        path.write_bytes(b"From: x")
+    two_hours_ago = time.time() - 7200
+    for path in (stale, foreign):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    again = MaildirSender(sender.settings, adapter_context)
+    again.open()
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([fresh.name, foreign.name])
 
 
 def test_a_failed_flush_is_transient_and_tried_again(
@@ -400,14 +460,19 @@ def test_a_failed_flush_is_transient_and_tried_again(
     with pytest.raises(TransientAdapterError, match="Input/output error"):
         sender.flush()
     monkeypatch.setattr(os, "fsync", working_fsync)
+    # Not delivered, nothing left behind: delivery sends the mail again.
+    assert tree(sender.sent / "tmp") == [] and read_sent(sender) == []
     synced.clear()
+    sender.send(outgoing())
     sender.flush()
-    assert synced == [str((sender.sent / "new").resolve())]
+    assert synced[1:] == [str((sender.sent / "new").resolve())]
+    assert read_sent(sender) == [outgoing().raw]
 
 
 def test_sent_maildir_is_readable_with_the_mailbox_module(sender: MaildirSender) -> None:
     sender.send(outgoing("<a@x.example>"))
     sender.send(outgoing("<b@x.example>"))
+    sender.flush()
     box = mailbox.Maildir(sender.sent, create=False)
     assert sorted(m["Message-ID"] for m in box) == ["<a@x.example>", "<b@x.example>"]
 
@@ -419,8 +484,10 @@ def test_leftover_in_tmp_after_a_crash_is_not_sent(sender: MaildirSender) -> Non
     (sender.sent / "tmp" / f"{name}.4242.deadbeef").write_bytes(mail.raw[:100])
     assert read_sent(sender) == []
     sender.send(mail)
+    sender.flush()
     assert read_sent(sender) == [mail.raw]
     sender.send(mail)
+    sender.flush()
     assert read_sent(sender) == [mail.raw]
 
 
@@ -431,8 +498,9 @@ def test_failed_rename_leaves_nothing_behind(
         raise OSError(errno.ENOSPC, "No space left on device", str(src))
 
     monkeypatch.setattr(os, "rename", no_space)
+    sender.send(outgoing())
     with pytest.raises(TransientAdapterError, match="No space"):
-        sender.send(outgoing())
+        sender.flush()
     monkeypatch.undo()
     assert tree(sender.sent / "tmp") == []
     assert read_sent(sender) == []
@@ -441,6 +509,7 @@ def test_failed_rename_leaves_nothing_behind(
 def test_resend_finds_a_copy_a_reader_flagged(sender: MaildirSender) -> None:
     mail = outgoing()
     sender.send(mail)
+    sender.flush()
     name = MaildirSender.filename_for(mail.message_id)
     os.rename(sender.sent / "new" / name, sender.sent / "cur" / f"{name}:2,S")
     sender.send(mail)
@@ -460,6 +529,7 @@ def test_cur_is_listed_again_only_when_it_changed(
     cur = sender.sent / "cur"
     for n in range(3):
         sender.send(outgoing(f"<old-{n}@pixbridge.example.com>"))
+    sender.flush()
     for entry in list((sender.sent / "new").iterdir()):
         entry.rename(cur / f"{entry.name}:2,S")
     _age(cur, 60)
@@ -473,6 +543,7 @@ def test_cur_is_listed_again_only_when_it_changed(
     monkeypatch.setattr(os, "scandir", counted)
     for n in range(5):
         sender.send(outgoing(f"<new-{n}@pixbridge.example.com>"))
+    sender.flush()
     assert scans.count(str(cur)) == 1
     # A reader flags one more: cur/ changed, so the resend of that mail is still recognised.
     mail = outgoing("<new-0@pixbridge.example.com>")
@@ -490,6 +561,7 @@ def test_a_listing_of_a_just_changed_cur_is_not_kept(sender: MaildirSender) -> N
     mail = outgoing()
     sender.send(outgoing("<first@pixbridge.example.com>"))  # lists cur/, which is brand new
     sender.send(mail)
+    sender.flush()
     name = MaildirSender.filename_for(mail.message_id)
     stamp = os.stat(cur).st_mtime_ns
     os.rename(sender.sent / "new" / name, cur / f"{name}:2,S")
@@ -504,9 +576,11 @@ def test_resend_with_other_content_keeps_the_first_and_warns(
 ) -> None:
     first = outgoing()
     sender.send(first)
+    sender.flush()
     changed = outgoing(raw=first.raw.replace("Grüße".encode(), b"Hello"))
     with caplog.at_level(logging.WARNING):
         sender.send(changed)
+    sender.flush()
     assert read_sent(sender) == [first.raw]
     assert "different content" in caplog.text
 
@@ -536,6 +610,7 @@ def test_only_the_header_section_is_checked(sender: MaildirSender, linesep: byte
     # A "Message-ID:" line in the body (a quoted bounce, say) is not a second header.
     raw = outgoing().raw.replace(b"\r\n", linesep) + b"Message-ID: <other@example.net>" + linesep
     sender.send(outgoing(raw=raw))
+    sender.flush()
     assert read_sent(sender) == [raw]
     late = b"X-Note: hi" + linesep + linesep + b"body" + linesep + b"Message-ID: <ack-1@x>"
     with pytest.raises(PermanentAdapterError, match="0 Message-ID headers"):
@@ -548,6 +623,7 @@ def test_folded_message_id_header_matches(sender: MaildirSender) -> None:
     raw = outgoing().raw.replace(header, folded)
     assert raw != outgoing().raw
     sender.send(outgoing(raw=raw))
+    sender.flush()
     assert read_sent(sender) == [raw]
 
 
