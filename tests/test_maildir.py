@@ -368,13 +368,13 @@ def test_a_batch_is_synced_at_flush_files_first_then_their_names(
 ) -> None:
     new = str((sender.sent / "new").resolve())
     renamed: list[str] = []
-    real_rename = os.rename
+    real_link = os.link
 
-    def rename(src: Any, dst: Any) -> None:
+    def link(src: Any, dst: Any) -> None:
         renamed.append(f"{len(synced)} synced before {Path(dst).name}")
-        real_rename(src, dst)
+        real_link(src, dst)
 
-    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "link", link)
     mails = [outgoing(f"<m{n}@x.example>") for n in range(3)]
     for mail in mails:
         sender.send(mail)
@@ -469,6 +469,102 @@ def test_a_failed_flush_is_transient_and_tried_again(
     assert read_sent(sender) == [outgoing().raw]
 
 
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_sync_failing_in_a_batch_leaves_nothing_open_or_behind(
+    sender: MaildirSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _open_fds()
+    mails = [outgoing(f"<m{n}@x.example>") for n in range(5)]
+    for mail in mails:
+        sender.send(mail)
+    real_fsync, calls, finished = os.fsync, [], []
+
+    def first_fails(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        time.sleep(0.05)  # the others are still syncing when the failure comes back
+        try:
+            real_fsync(fd)
+        except OSError as exc:  # EBADF: its descriptor was closed under it
+            finished.append(exc.strerror)
+            raise
+        finished.append("synced")
+
+    monkeypatch.setattr(os, "fsync", first_fails)
+    with pytest.raises(TransientAdapterError, match="Input/output error"):
+        sender.flush()
+    # Every other file's sync ran to its end before the descriptors were closed.
+    assert finished == ["synced"] * 4
+    monkeypatch.undo()
+    assert _open_fds() == before
+    assert tree(sender.sent / "tmp") == [] and read_sent(sender) == []
+    for mail in mails:  # delivery's next attempt
+        sender.send(mail)
+    sender.flush()
+    assert len(read_sent(sender)) == 5
+
+
+def test_a_file_system_gone_read_only_still_gives_a_transient_error(
+    sender: MaildirSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _open_fds()
+    for n in range(3):
+        sender.send(outgoing(f"<m{n}@x.example>"))
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(os, "fsync", broken)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(TransientAdapterError, match="Input/output error"):
+        sender.flush()
+    monkeypatch.undo()
+    assert _open_fds() == before
+
+
+def test_a_copy_put_into_new_meanwhile_is_kept(
+    sender: MaildirSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another instance sent the same mail after a claim expired, and a reader may have seen it.
+    mail = outgoing()
+    sender.send(mail)
+    name = MaildirSender.filename_for(mail.message_id)
+    (sender.sent / "new" / name).write_bytes(b"the other instance's copy")
+    with caplog.at_level(logging.INFO):
+        sender.flush()
+    assert read_sent(sender) == [b"the other instance's copy"]
+    assert tree(sender.sent / "tmp") == []
+    assert "kept that copy" in caplog.text
+
+
+def test_a_resend_with_other_content_before_the_flush_keeps_the_first(
+    sender: MaildirSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = outgoing()
+    sender.send(first)
+    with caplog.at_level(logging.WARNING):
+        sender.send(outgoing(raw=first.raw.replace("Grüße".encode(), b"Hello")))
+    sender.flush()
+    assert read_sent(sender) == [first.raw]
+    assert "different content" in caplog.text
+
+
+def test_closing_leaves_no_descriptor_open(sender: MaildirSender) -> None:
+    before = _open_fds()
+    for n in range(3):
+        sender.send(outgoing(f"<m{n}@x.example>"))
+    assert _open_fds() == before + 3
+    sender.close()
+    assert _open_fds() == before
+
+
 def test_sent_maildir_is_readable_with_the_mailbox_module(sender: MaildirSender) -> None:
     sender.send(outgoing("<a@x.example>"))
     sender.send(outgoing("<b@x.example>"))
@@ -491,13 +587,13 @@ def test_leftover_in_tmp_after_a_crash_is_not_sent(sender: MaildirSender) -> Non
     assert read_sent(sender) == [mail.raw]
 
 
-def test_failed_rename_leaves_nothing_behind(
+def test_failed_link_leaves_nothing_behind(
     sender: MaildirSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_space(src: object, dst: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(src))
 
-    monkeypatch.setattr(os, "rename", no_space)
+    monkeypatch.setattr(os, "link", no_space)
     sender.send(outgoing())
     with pytest.raises(TransientAdapterError, match="No space"):
         sender.flush()

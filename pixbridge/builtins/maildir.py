@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import suppress
 from email import policy
 from email.parser import BytesHeaderParser
@@ -125,6 +125,24 @@ def _write_file(path: Path, data: bytes) -> None:
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
+
+
+def _link_new(tmp: Path, final: Path) -> bool:
+    """Give the synced file *tmp* its name *final* in ``new/``; False if *final* existed.
+
+    A link, not a rename, as Maildir delivery does: a rename would silently replace a copy
+    another instance put there meanwhile, which a reader may already have seen. Where the file
+    system has no hard links, a rename.
+    """
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        os.rename(tmp, final)
+    return True
 
 
 def _create_file(path: Path, data: bytes) -> int:
@@ -678,22 +696,23 @@ class MaildirSender(MailSender):
 
     def flush(self) -> None:
         """Put every mail sent since the last flush into ``new/``, durably: its files synced
-        (together), renamed, and ``new/`` synced once.
+        (together), linked into ``new/``, and ``new/`` synced once.
 
-        :raises TransientAdapterError: a sync or rename failed; the mails not yet in ``new/``
+        :raises TransientAdapterError: a sync or link failed; the mails not yet in ``new/``
             are dropped (delivery sends them again, and finds those that made it).
         """
         pending = list(self._pending.items())
         self._pending.clear()
         new = self.sent / "new"
-        moved = 0
         try:
             # Concurrent syncs share the file system's journal commits: on the development
             # machine 20 files took a third of the time they take one after another.
             self._sync_all([fd for _, (_, fd) in pending])
             for name, (tmp, _) in pending:
-                os.rename(tmp, new / name)
-                moved += 1
+                if not _link_new(tmp, new / name):
+                    self.context.logger.info(
+                        "maildir-outbox: %s was put into new/ meanwhile; kept that copy", name
+                    )
                 self._unsynced = True
             if self._unsynced:
                 _fsync_dir(new)
@@ -701,27 +720,31 @@ class MaildirSender(MailSender):
         except OSError as exc:
             raise _io_error(exc, f"cannot put the mail sent into {new} on disk") from exc
         finally:
-            self._discard([file for _, file in pending[moved:]])
-            for _, (_, fd) in pending[:moved]:
-                os.close(fd)
+            # Linked or not, a file's name in tmp/ has served its purpose; removing it is
+            # tidying only, so its failure (a file system gone read-only) must not hide the
+            # error above or leave the other descriptors open.
+            for _, (tmp, fd) in pending:
+                with suppress(OSError):
+                    os.close(fd)
+                with suppress(OSError):
+                    tmp.unlink(missing_ok=True)
         for name, _ in pending:
             self.context.logger.debug("maildir-outbox: %s is in %s", name, new)
 
     def _sync_all(self, fds: list[int]) -> None:
+        """fsync every one of *fds*; the first failure is raised once all of them are done
+        (a descriptor must not be closed while a thread still syncs it)."""
         if len(fds) == 1:
             os.fsync(fds[0])
             return
-        if fds:
-            if self._syncs is None:
-                self._syncs = ThreadPoolExecutor(_SYNC_THREADS, "maildir-outbox-sync")
-            list(self._syncs.map(os.fsync, fds))
-
-    @staticmethod
-    def _discard(files: list[tuple[Path, int]]) -> None:
-        """Close and remove written files that will not be renamed into ``new/``."""
-        for tmp, fd in files:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
+        if not fds:
+            return
+        if self._syncs is None:
+            self._syncs = ThreadPoolExecutor(_SYNC_THREADS, "maildir-outbox-sync")
+        syncs = [self._syncs.submit(os.fsync, fd) for fd in fds]
+        wait(syncs)
+        for sync in syncs:
+            sync.result()
 
     def _remove_stale_tmp(self) -> None:
         """Remove our files in ``tmp/`` older than an hour: a process that stopped between a

@@ -396,6 +396,7 @@ class MailSenderContract:
         """A resend after a crash does not duplicate the message (where it can be avoided)."""
         mail = self.outgoing()
         adapter.send(mail)
+        adapter.flush()  # delivered (a batching sender's batch ended), then sent again
         adapter.send(mail)
         copies = self._copies_of(adapter, mail.message_id)
         if self.dedupes_by_message_id:
