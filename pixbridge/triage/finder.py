@@ -33,9 +33,9 @@ class Finder:
         """A finder for *pattern* with *needles* compiled (without flags)."""
         return cls(pattern, tuple(re.compile(needle) for needle in needles), skip)
 
-    def search(self, text: str, lower: str | None = None) -> re.Match[str] | None:
-        """What ``pattern.search(text)`` finds (its start may be later, where needles skip an
-        optional beginning of the pattern).
+    def search(self, text: str, lower: str | None = None, pos: int = 0) -> re.Match[str] | None:
+        """What ``pattern.search(text, pos)`` finds (its start may be later, where needles skip
+        an optional beginning of the pattern).
 
         *lower* is the text the needles search, character for character: ``text.lower()`` for
         lower-case needles, or *text* itself (the default) for needles that fold case inside.
@@ -43,10 +43,10 @@ class Finder:
         if lower is None:
             lower = text
         elif len(lower) != len(text):
-            return self.pattern.search(text)  # a few letters lower-case to two: no alignment
+            return self.pattern.search(text, pos)  # a few letters lower-case to two: no alignment
         best: re.Match[str] | None = None
         for needle in self.needles:
-            for hit in needle.finditer(lower):
+            for hit in needle.finditer(lower, pos):
                 if best and hit.start() + self.skip >= best.start():
                     break
                 match = self.pattern.match(text, hit.start() + self.skip)

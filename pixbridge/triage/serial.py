@@ -40,9 +40,9 @@ _FINDERS = {
 }
 
 
-def _search(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+def _search(pattern: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
     found = _FINDERS.get(pattern.pattern)
-    return found.search(text) if found else pattern.search(text)
+    return found.search(text, pos=pos) if found else pattern.search(text, pos)
 
 
 def _normalise(value: str) -> str:
@@ -66,17 +66,21 @@ def _window(text: str) -> str:
 def serial_from_text(text: str, patterns: Sequence[str]) -> str | None:
     """The first serial any of *patterns* finds in *text* (earlier patterns win), normalised.
 
+    A match without a digit is no serial ("serial number: unknown"); the search goes on after it.
+
     Only the first 8,000 and the last 2,000 characters of a longer text are searched.
     """
     lines = [line for line in _window(text).splitlines() if not line.lstrip().startswith(">")]
     body = "\n".join(lines)
     for pattern in _compiled(tuple(patterns)):
-        match = _search(pattern, body)
-        if match is None:
-            continue
-        value = match.groupdict().get("serial") or match.group(0)
-        if value and re.search(r"\d", value):
-            return _normalise(value)
+        pos = 0
+        while (match := _search(pattern, body, pos)) is not None and match.start() >= pos:
+            value = match.groupdict().get("serial") or match.group(0)
+            if value and re.search(r"\d", value):
+                return _normalise(value)
+            # "Which serial numbers do you need? Serial: AB12CD34": the first label took a word
+            # for its value; a serial has a digit, so look on, from just after where it began.
+            pos = match.start() + 1
     return None
 
 

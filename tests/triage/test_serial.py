@@ -32,6 +32,11 @@ DEFAULTS = TriageSettings()
         ("Заводской номер № 7781-A", "7781-A"),
         ("S/N ABC12345", "ABC12345"),
         ("Regards,\nJohn\n--\nCustomer Ltd\nSN: PTM-2022-00007\n", "PTM-2022-00007"),
+        # A label whose value is a word is no serial: the search goes on.
+        ("Which serial numbers do you need? Serial: AB12CD34", "AB12CD34"),
+        ("serial number unknown to me; S/N X7700-12", "X7700-12"),
+        ("Serial number: see below\nS/N: K1234567", "K1234567"),
+        ("S/N serial AB12", "AB12"),  # the next try starts inside the match before
     ],
 )
 def test_serial_in_text(text: str, expected: str) -> None:
@@ -155,8 +160,11 @@ def test_needles_find_what_the_patterns_find(data: st.DataObject) -> None:
         gaps = [data.draw(st.sampled_from(["", " ", "\n", ". "])) for _ in range(2)]
         text += gaps[0] + _odd_cased(data, part) + gaps[1] + data.draw(_NOISE)
     # A default pattern is tried only where one of its needles matches (serial.py, _FINDERS).
+    pos = data.draw(st.integers(0, len(text)))
     for pattern in patterns:
         assert _seen(_FINDERS[pattern].search(text)) == _seen(re.search(pattern, text)), text
+        found = _FINDERS[pattern].search(text, pos=pos)
+        assert _seen(found) == _seen(re.compile(pattern).search(text, pos)), (text, pos)
     assert serial_from_text(text, patterns) == _plain_serial_from_text(text, patterns), text
 
 
