@@ -12,7 +12,7 @@ from lifecycle_helpers import SAMPLES, TEMPLATES, mail
 
 from pixbridge import hookimpl
 from pixbridge.builtins.local_tracker import LocalTracker
-from pixbridge.errors import PermanentAdapterError, TransientAdapterError
+from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
 from pixbridge.models import Completeness, Intake
 from pixbridge.registry import AdapterRegistry
 from pixbridge.store.db import StoreUnavailable
@@ -290,6 +290,23 @@ def test_tracker_outage_loses_nothing_and_retries_after_the_delay(
     clock.advance(seconds=61)
     h.run()
     assert h.keys() == ["SUP-1", "SUP-2"] and len(h.sent()) == 2
+
+
+def test_refused_credentials_never_count_towards_quarantine(make: Any, clock: FakeClock) -> None:
+    # A token expired or a permission was withdrawn: an operator fixes it, and the mail that
+    # came meanwhile is registered then, not quarantined for the operator's mistake.
+    h = make(lifecycle={"max_attempts": 2, "retry_delay": 10})
+    calls = _break_create(h, NeedsCredentials("401: the API token has expired"), times=5)
+    h.deliver(mail(subject="while the token was expired"))
+    result = h.run()
+    assert result.errors == 1 and h.keys() == []
+    for _ in range(6):
+        clock.advance(seconds=1000)
+        h.run()
+    assert len(calls) == 6
+    [row] = h.app.store.messages()
+    assert (row.state, row.attempts, row.outcome) == ("done", 0, "new_request")
+    assert h.keys() == ["SUP-1"] and len(h.sent()) == 1
 
 
 def test_poison_message_is_quarantined_after_max_attempts(make: Any, clock: FakeClock) -> None:

@@ -24,7 +24,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pixbridge.errors import AdapterError, MessageRejected, TransientAdapterError
+from pixbridge.errors import (
+    AdapterError,
+    MessageRejected,
+    NeedsCredentials,
+    TransientAdapterError,
+)
 from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
 from pixbridge.licensing.records import save_check
@@ -142,12 +147,15 @@ class Inbound:
             )
             log.warning("message %s waits: %s", row.id, exc)
             raise PassStopped from exc
-        except TransientAdapterError as exc:
-            # Not the message's fault: it does not count towards quarantine. Back off and stop
-            # the pass, since the next message would meet the same outage.
+        except (TransientAdapterError, NeedsCredentials) as exc:
+            # Not the message's fault: an outage, or credentials an operator must renew (a
+            # token expired, a permission withdrawn). It does not count towards quarantine:
+            # mail must not be given up for an operator's mistake. Back off and stop the pass,
+            # since the next message would meet the same problem.
             self.app.hooks.on_stage_error(event=event, error=exc, ctx=self.app.ctx)
             life = self.app.settings.lifecycle
-            wait = backoff(1, life.retry_delay, life.retry_delay_max, exc.retry_after)
+            retry_after = exc.retry_after if isinstance(exc, TransientAdapterError) else None
+            wait = backoff(1, life.retry_delay, life.retry_delay_max, retry_after)
             self.paused_until = self.app.clock.now() + timedelta(seconds=wait)
             self.app.store.update_message(
                 row.id, last_error=f"{type(exc).__name__}: {exc}", next_attempt_at=self.paused_until
