@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pixbridge.adapters import AdapterContext, Tracker
-from pixbridge.errors import PermanentAdapterError, UnknownOutcome
+from pixbridge.errors import AdapterError, NeedsCredentials, PermanentAdapterError, UnknownOutcome
 from pixbridge.models import (
     Attachment,
     ChangeBatch,
@@ -41,7 +41,7 @@ from pixbridge_jira.webhook import WebhookEvent, WebhookReceiver
 if TYPE_CHECKING:
     from pixbridge_jira.session import JiraSession
 
-__all__ = ["PROPERTY", "WAKING_EVENTS", "JiraTracker"]
+__all__ = ["PROPERTY", "WAKING_EVENTS", "JiraTracker", "ProjectUnavailable"]
 
 PROPERTY = "pixbridge"
 """Key of the comment property holding the marker and author of pixbridge's comments."""
@@ -53,6 +53,15 @@ MAX_HINTS = 1000
 
 _FIELD_ID = re.compile(r"customfield_\d+")
 _LABEL_BAD = re.compile(r"\s+")
+
+
+class ProjectUnavailable(NeedsCredentials):
+    """The account may not see or create issues in ``project`` (or the key is wrong).
+
+    An operator has to act, as on refused credentials, after which the very same call
+    succeeds: the lifecycle waits and retries, and the message is not counted towards
+    quarantine for a deployment mistake.
+    """
 
 
 class JiraTracker(Tracker):
@@ -220,26 +229,67 @@ class JiraTracker(Tracker):
         looked for by its marker for up to ``reconcile_patience`` seconds; a create is never
         simply repeated.
         """
-        if draft.recovering:
-            found = self._reconcile(draft.marker)
-            if found is not None:
-                self.add_attachments(found, draft.attachments)
-                return found
         try:
-            key = self._create(draft)
+            found = self._reconcile(draft.marker) if draft.recovering else None
+            key = found or self._create(draft)
         except UnknownOutcome:
-            found = self._reconcile(draft.marker)
+            try:
+                found = self._reconcile(draft.marker)
+            except PermanentAdapterError as exc:
+                self._explain(exc, creating=True)
+                raise
             if found is None:
                 raise UnknownOutcome(
                     f"Jira's answer to creating the request {draft.marker} was lost and no issue "
                     f"with that label appeared within {self.settings.reconcile_patience:.0f}s; "
                     "it will be looked for again before anything is created"
                 ) from None
+            key = found
+        except PermanentAdapterError as exc:
+            self._explain(exc, creating=True)
+            raise
+        if found is not None:
             self.add_attachments(found, draft.attachments)
             return found
         for attachment in draft.attachments:
             self._upload(key, attachment)
         return key
+
+    def _explain(self, error: PermanentAdapterError, *, creating: bool) -> None:
+        """Raise :class:`ProjectUnavailable` from *error* (Jira refused a create or a search in
+        the project) if the account may not browse, or create issues in, ``project``.
+
+        Jira answers as if a project the account may not browse did not exist (a 400 naming the
+        project, in the account's language; for a missing *Create Issues* a 400 on the fields),
+        so only its permissions tell: they are asked for once, here, never on success.
+        """
+        s = self.settings
+        who = f"the account {self._account!r}" if self._account else "the account"
+        wanted = "BROWSE_PROJECTS,CREATE_ISSUES" if creating else "BROWSE_PROJECTS"
+        try:
+            found = self.session.get("mypermissions", permissions=wanted, projectKey=s.project)
+        except PermanentAdapterError:
+            # 404: a project the account may not view looks like one that does not exist.
+            why = (
+                f"Jira shows {who} no project {s.project!r}: the key is wrong, the project was "
+                "deleted, or the account may not browse it"
+            )
+        except AdapterError:
+            return  # Jira cannot tell now; its first answer stands
+        else:
+            have = (found or {}).get("permissions") or {}
+            if (have.get("BROWSE_PROJECTS") or {}).get("havePermission") is False:
+                why = f"{who} sees project {s.project} but may not browse its issues"
+            elif creating and (have.get("CREATE_ISSUES") or {}).get("havePermission") is False:
+                why = f"{who} may not create issues in project {s.project}"
+            else:
+                return  # not the project: Jira's own words say what is wrong
+        raise ProjectUnavailable(
+            f'adapters.{s.table}.project = "{s.project}": {why} ({error}); grant the '
+            f"account Browse Projects and Create Issues in project {s.project} (through the "
+            "project's permission scheme, e.g. a project role), or correct the key; "
+            "`pixbridge doctor` checks it"
+        ) from error
 
     def create_requests(self, drafts: Sequence[RequestDraft]) -> list[str]:
         """Register several independent requests, ``concurrency`` at a time; keys in order.
@@ -529,7 +579,11 @@ class JiraTracker(Tracker):
         from pixbridge_jira.sync import changes_since
 
         self.start_webhook()
-        return changes_since(self, watermark)
+        try:
+            return changes_since(self, watermark)
+        except PermanentAdapterError as exc:
+            self._explain(exc, creating=False)
+            raise
 
 
 def _property(raw: dict[str, Any], key: str) -> dict[str, Any]:

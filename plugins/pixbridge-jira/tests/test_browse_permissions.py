@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 from pixbridge_jira import JiraTracker
+from pixbridge_jira.adapter import ProjectUnavailable
 from pixbridge_jira.testing import Agent, FakeJira
 from pixbridge_jira.testing.state import FakeIssue
 from pixbridge_jira.webhook import WebhookEvent
@@ -261,9 +262,10 @@ def test_doctor_says_when_pixbridge_may_not_browse_its_own_project(
         f"adapters.jira.project: the account {account!r} sees project SUP but may not browse "
         f"its issues; {GRANT}"
     ]
-    with pytest.raises(PermanentAdapterError, match="does not exist for the field 'project'"):
+    # At run time the error says as much (see test_project_unavailable.py).
+    with pytest.raises(ProjectUnavailable, match="does not exist for the field 'project'"):
         tracker.changes_since(None)
-    with pytest.raises(PermanentAdapterError, match="Specify a valid project ID or key"):
+    with pytest.raises(ProjectUnavailable, match="Specify a valid project ID or key"):
         tracker.create_request(RequestDraft("pb-hidden", "s", "d", "a@b", "en", "normal"))
     # Without administration Jira shows it no project at all; its permissions tell why.
     with fake.state.lock:

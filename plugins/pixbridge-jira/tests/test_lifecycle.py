@@ -106,3 +106,27 @@ def test_jira_outage_stops_only_the_tracker_stage(
     [key] = harness.keys()
     assert list(fake.state.issues) == [key], "the outage duplicated or lost the request"
     assert len(harness.sent()) == 1
+
+
+def test_a_project_hidden_from_the_account_holds_mail_until_it_is_granted(
+    harness: Harness, fake: FakeJira, clock: FakeClock
+) -> None:
+    with fake.state.lock:
+        fake.state.hide_project("SUP", from_users=["pixbridge"])
+    harness.deliver(mail("Export crashes", "It crashes.", "<m4@customer.example>"))
+    store = harness.app.store
+    for _ in range(harness.app.settings.lifecycle.max_attempts + 2):
+        harness.run()
+        clock.advance(hours=1)
+    assert store.messages(state="quarantined") == [], "quarantined for a deployment mistake"
+    [row] = store.messages()
+    assert row.attempts == 0, "counted towards quarantine"
+    assert 'adapters.jira.project = "SUP"' in str(row.last_error)
+    assert "grant the account Browse Projects and Create Issues" in str(row.last_error)
+    assert harness.keys() == [] and harness.sent() == []
+    with fake.state.lock:
+        fake.state.grant_project("SUP", to_users=["pixbridge"])
+    harness.run()
+    [key] = harness.keys()
+    assert list(fake.state.issues) == [key]
+    assert len(harness.sent()) == 1

@@ -19,7 +19,12 @@ results and of other issues' links), the project does not exist for JQL (400 on
 ``project = X``) nor for creating issues, and its project resource answers 404 unless the
 account administers the project (Jira's *view project* needs Browse or Administer Projects).
 Browse is granted by the permission scheme only: Jira administrators do not browse by right.
-Only Browse is modelled per project; the other project permissions stay open to every account.
+
+*Create Issues* as Jira applies it (JRASERVER-44003): an account that browses the project but
+may not create in it is answered 400 with every field it sent (but the project and the issue
+type) "cannot be set", not with a permission error (:meth:`State.deny_create`).
+Only Browse and Create Issues are modelled per project; the other project permissions stay open
+to every account. :meth:`State.grant_project` gives both back.
 """
 
 from __future__ import annotations
@@ -192,6 +197,9 @@ class State:
         self.browsers: dict[str, set[str]] = {}
         """Project key -> names of the accounts with *Browse Projects* in it; every account
         browses a project absent here (see :meth:`hide_project`)."""
+        self.creators: dict[str, set[str]] = {}
+        """Project key -> names of the accounts with *Create Issues* in it; every account
+        creates in a project absent here (see :meth:`deny_create`)."""
         self.listener: Listener | None = None
         self.search_lag = 0.0
         """Seconds before a new issue shows up in search (Jira's index lags writes)."""
@@ -237,6 +245,23 @@ class State:
             raise ValueError(f"the fake Jira has no accounts {sorted(hidden - set(self.users))}")
         self.browsers[key] = self.browsers.get(key, set(self.users)) - hidden
 
+    def deny_create(self, key: str, from_users: Iterable[str]) -> None:
+        """Take *Create Issues* in *key* from the accounts *from_users* (as :meth:`hide_project`
+        does *Browse Projects*)."""
+        if key not in self.projects:
+            raise ValueError(f"the fake Jira has no project {key}")
+        self.creators[key] = self.creators.get(key, set(self.users)) - set(from_users)
+
+    def grant_project(self, key: str, to_users: Iterable[str]) -> None:
+        """Give *Browse Projects* and *Create Issues* in *key* back to the accounts *to_users*."""
+        for table in (self.browsers, self.creators):
+            if key in table:
+                table[key] |= set(to_users)
+
+    def creates(self, user: User, project: str) -> bool:
+        """Whether *user* has *Create Issues* in *project*."""
+        return project not in self.creators or user.name in self.creators[project]
+
     def browses(self, user: User | None, project: str) -> bool:
         """Whether *user* has *Browse Projects* in *project* (``None``: the fake itself)."""
         return user is None or project not in self.browsers or user.name in self.browsers[project]
@@ -250,8 +275,8 @@ class State:
     def permitted(self, user: User, permission: str, project: str | None) -> bool:
         """Whether *user* has *permission* in *project* (``None``: in any project, as Jira's
         global context answers for a project permission). Administration is as modelled by
-        :attr:`admins` and :attr:`project_admins`, browsing by :attr:`browsers`; everything else
-        is open to every account."""
+        :attr:`admins` and :attr:`project_admins`, browsing by :attr:`browsers`, creating issues
+        by :attr:`creators`; everything else is open to every account."""
         if permission == "ADMINISTER":
             return user.name in self.admins
         projects = [project] if project is not None else list(self.projects)
@@ -259,6 +284,8 @@ class State:
             return any(self.administers(user, p) for p in projects)
         if permission == "BROWSE_PROJECTS":
             return any(self.browses(user, p) for p in projects)
+        if permission == "CREATE_ISSUES":
+            return any(self.creates(user, p) for p in projects)
         return True
 
     # ------------------------------------------------------------------ users
@@ -315,6 +342,12 @@ class State:
         elif project is None or not self.browses(user, project.key):
             errors["project"] = "Specify a valid project ID or key"
             project = None
+        elif not self.creates(user, project.key):
+            # Jira words a missing Create Issues as fields off the create screen (JRASERVER-44003).
+            raise JiraError(400, errors={
+                name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or "
+                "unknown." for name in fields if name not in ("project", "issuetype")
+            })  # fmt: skip
         issuetype = fields.get("issuetype") or {}
         if not any(
             issuetype.get("name") == n or issuetype.get("id") == i for i, n in self.issue_types
