@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lifecycle_helpers import REPO, mail
 
-from pixbridge.errors import TransientAdapterError
+from pixbridge.errors import NeedsCredentials, TransientAdapterError
 from pixbridge.store.rows import OutboxRow
 from pixbridge.testing.harness import Harness
 from pixbridge.testing.plugin import FakeClock
@@ -129,3 +129,28 @@ def test_mail_sent_before_an_outage_is_flushed_and_recorded(
     assert events == ["send", "send", "flush", "mark", "mark"]
     states = sorted(r.state for r in _outbox(h))
     assert states == ["pending", "sent", "sent"]
+
+
+def test_a_refused_login_defers_the_mail_with_backoff(
+    h: Harness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An SMTP login refused (a password changed): the mail waits for the operator, with the
+    # retry delay, rather than being tried again on every pass; nothing is lost.
+    sender = h.app.sender
+    real_send = sender.send
+    refusals = [NeedsCredentials("535 5.7.8 authentication failed")]
+
+    def send(outgoing: Any) -> None:
+        if refusals:
+            raise refusals.pop()
+        real_send(outgoing)
+
+    monkeypatch.setattr(sender, "send", send)
+    _deliver(h, 1)
+    assert h.run().errors == 1
+    [row] = _outbox(h)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert h.run().sent == 0  # not due before the retry delay
+    clock.advance(hours=1)
+    assert h.run().sent == 1
+    assert [r.state for r in _outbox(h)] == ["sent"] and len(h.sent_files()) == 1

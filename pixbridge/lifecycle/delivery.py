@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from pixbridge.errors import PermanentAdapterError, TransientAdapterError
+from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.instance import ClaimedBatch, Claims
@@ -104,7 +104,8 @@ class Delivery:
         crashpoint("before_send")
         try:
             app.sender.send(mail)
-        except TransientAdapterError as exc:
+        except (TransientAdapterError, NeedsCredentials) as exc:
+            # An outage, or a login an operator must mend: the mail waits, with backoff.
             self._defer([row], exc)
             raise PassStopped(0) from exc
         except PermanentAdapterError as exc:
@@ -155,14 +156,13 @@ class Delivery:
         sent.clear()
         return count
 
-    def _defer(self, rows: list[OutboxRow], exc: TransientAdapterError) -> None:
-        """Record a transient failure on each of *rows*, due again after its backoff."""
+    def _defer(self, rows: list[OutboxRow], exc: TransientAdapterError | NeedsCredentials) -> None:
+        """Record a passing failure on each of *rows*, due again after its backoff."""
         app, store = self.app, self.app.store
         life = app.settings.lifecycle
+        retry_after = exc.retry_after if isinstance(exc, TransientAdapterError) else None
         for row in rows:
-            wait = backoff(
-                row.attempts + 1, life.retry_delay, life.retry_delay_max, exc.retry_after
-            )
+            wait = backoff(row.attempts + 1, life.retry_delay, life.retry_delay_max, retry_after)
             store.outbox_failed(
                 row.id,
                 str(exc),
