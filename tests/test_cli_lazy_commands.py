@@ -6,7 +6,6 @@ What a command imports is seen in a fresh interpreter (``python -m pixbridge``, 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 from pixbridge.cli import commands  # noqa: F401 - registers the built-in commands
 from pixbridge.cli.main import BUILTIN_COMMANDS, LazyGroup, cli
+from pixbridge.testing.imports import command_modules
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
@@ -49,34 +49,14 @@ METRICS_MODULES = {
     "pixbridge.observability.server",
 }
 
-_RUN = """
-import runpy, sys
-out = sys.argv.pop(1)
-sys.argv[0] = "pixbridge"
-try:
-    runpy.run_module("pixbridge", run_name="__main__")
-finally:
-    with open(out, "w", encoding="utf-8") as f:
-        f.write("\\n".join(sorted(sys.modules)))
-"""
-
 
 def _pixbridge(
     tmp_path: Path, *args: str, columns: int = 80
 ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run ``pixbridge --data-dir <empty> ARGS`` in a new interpreter: its result and modules."""
-    out = tmp_path / "modules.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXBRIDGE_")}
-    env["COLUMNS"] = str(columns)
-    result = subprocess.run(
-        [sys.executable, "-c", _RUN, str(out), "--data-dir", str(tmp_path / "var"), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return command_modules(
+        tmp_path, "--data-dir", str(tmp_path / "var"), *args, env={"COLUMNS": str(columns)}
     )
-    return result, set(out.read_text(encoding="utf-8").split())
 
 
 def test_requests_list_imports_only_its_own_command(tmp_path: Path) -> None:
