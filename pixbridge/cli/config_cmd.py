@@ -110,6 +110,3 @@ def _credentials(app: App) -> int:
         line = describe(expiry, now, advice=level is not Urgency.OK)
         click.echo(f"{prefix} credential {line}")
     return expired
-
-
-COMMANDS = [config, doctor]

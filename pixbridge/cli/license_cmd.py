@@ -33,7 +33,7 @@ from pixbridge.licensing.certificate import (
 from pixbridge.licensing.combine import LicenseCheck, run_chain
 from pixbridge.models import LicenseQuery, LicenseResult, LicenseVerdict
 
-__all__ = ["COMMANDS", "license_group", "parse_at"]
+__all__ = ["license_group", "parse_at"]
 
 _EXIT = {LicenseVerdict.VALID: 0, LicenseVerdict.INVALID: 1, LicenseVerdict.INDETERMINATE: 3}
 
@@ -325,6 +325,3 @@ def _result_dict(result: LicenseResult) -> dict[str, Any]:
         "source": result.source,
         "evidence": dict(result.evidence),
     }
-
-
-COMMANDS = [license_group]

@@ -66,6 +66,3 @@ def _print(report: dict[str, Any]) -> None:
     if report["trimmed"]:
         click.echo("--- trimmed off")
         click.echo(report["trimmed"].rstrip())
-
-
-COMMANDS = [mail]

@@ -41,6 +41,3 @@ def plugins(state: CliState, as_json: bool) -> None:
             click.echo(f"    hooks    {', '.join(row['hooks'])}")
         if row["error"]:
             click.echo(f"    error    {row['error']}")
-
-
-COMMANDS = [plugins]

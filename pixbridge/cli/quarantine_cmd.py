@@ -93,6 +93,3 @@ def replay(state: CliState, message_id: int) -> None:
         )
         store.log("replayed", at=app.clock.now(), message=message_id, actor="operator")
     click.echo(f"message {message_id} will be processed again on the next pass")
-
-
-COMMANDS = [quarantine]

@@ -13,7 +13,7 @@ from pixbridge.errors import PixbridgeError
 from pixbridge.releases import ReleaseRefused, mark_waiting, publish_release
 from pixbridge.releases.state import ReleaseStore
 
-__all__ = ["COMMANDS", "release", "wait_build"]
+__all__ = ["release", "wait_build"]
 
 INCOMPLETE_EXIT = 2
 """Exit status of a publish that recorded the release but could not finish every step."""
@@ -157,7 +157,3 @@ def wait_build(
     click.echo(f"{key} waits for {product} {result.version} ({result.tracker_note})")
     if result.notified:
         click.echo(f"{product} {result.version} is already published: the customer was told")
-
-
-# `wait_build` is listed with the other request commands (pixbridge.cli.requests_cmd).
-COMMANDS = [release]

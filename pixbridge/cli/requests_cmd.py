@@ -96,6 +96,3 @@ def complete(state: CliState, key: str, answer: str, author: str) -> None:
     except (PixbridgeError, NotImplementedError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key} completed")
-
-
-COMMANDS = [requests]

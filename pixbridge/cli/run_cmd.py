@@ -152,6 +152,3 @@ def _counts(result: dict[str, Any]) -> str:
         f"accepted {result['accepted']}, processed {result['processed']}, "
         f"tracker changes {result['changes']}, sent {result['sent']}, errors {result['errors']}"
     )
-
-
-COMMANDS = [run]

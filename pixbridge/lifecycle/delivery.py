@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from pixbridge.errors import NeedsCredentials, PermanentAdapterError, TransientAdapterError
+from pixbridge.errors import AdapterError, PermanentAdapterError, TransientAdapterError
 from pixbridge.faults import crashpoint
 from pixbridge.lifecycle.app import App
 from pixbridge.lifecycle.instance import ClaimedBatch, Claims
-from pixbridge.lifecycle.retry import PassStopped, backoff
+from pixbridge.lifecycle.retry import PASSING, PassStopped, backoff, retry_after
 from pixbridge.models import OutgoingMail
 from pixbridge.store.rows import OutboxRow
 
@@ -104,7 +104,7 @@ class Delivery:
         crashpoint("before_send")
         try:
             app.sender.send(mail)
-        except (TransientAdapterError, NeedsCredentials) as exc:
+        except PASSING as exc:
             # An outage, or a login an operator must mend: the mail waits, with backoff.
             self._defer([row], exc)
             raise PassStopped(0) from exc
@@ -156,13 +156,15 @@ class Delivery:
         sent.clear()
         return count
 
-    def _defer(self, rows: list[OutboxRow], exc: TransientAdapterError | NeedsCredentials) -> None:
-        """Record a passing failure on each of *rows*, due again after its backoff."""
+    def _defer(self, rows: list[OutboxRow], exc: AdapterError) -> None:
+        """Record a passing failure (:data:`PASSING`) on each of *rows*, due again after its
+        backoff."""
         app, store = self.app, self.app.store
         life = app.settings.lifecycle
-        retry_after = exc.retry_after if isinstance(exc, TransientAdapterError) else None
         for row in rows:
-            wait = backoff(row.attempts + 1, life.retry_delay, life.retry_delay_max, retry_after)
+            wait = backoff(
+                row.attempts + 1, life.retry_delay, life.retry_delay_max, retry_after(exc)
+            )
             store.outbox_failed(
                 row.id,
                 str(exc),

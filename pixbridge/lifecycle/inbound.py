@@ -24,12 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pixbridge.errors import (
-    AdapterError,
-    MessageRejected,
-    NeedsCredentials,
-    TransientAdapterError,
-)
+from pixbridge.errors import AdapterError, MessageRejected
 from pixbridge.faults import crashpoint
 from pixbridge.licensing import policy as licence_policy
 from pixbridge.licensing.records import save_check
@@ -38,7 +33,7 @@ from pixbridge.lifecycle.instance import ClaimedBatch, Claims
 from pixbridge.lifecycle.mailbox import KEY_IN_SUBJECT, PRIORITY_RANK, ParsedCache
 from pixbridge.lifecycle.mailer import Mailer, PreparedMail
 from pixbridge.lifecycle.notices import Notices, missing_note
-from pixbridge.lifecycle.retry import PassStopped, backoff
+from pixbridge.lifecycle.retry import PASSING, PassStopped, backoff, retry_after
 from pixbridge.mail.ids import marker_for
 from pixbridge.mail.parse import ParseLimits, parse_head, parse_message
 from pixbridge.mail.policy import refusal_note, split_attachments
@@ -147,15 +142,13 @@ class Inbound:
             )
             log.warning("message %s waits: %s", row.id, exc)
             raise PassStopped from exc
-        except (TransientAdapterError, NeedsCredentials) as exc:
-            # Not the message's fault: an outage, or credentials an operator must renew (a
-            # token expired, a permission withdrawn). It does not count towards quarantine:
-            # mail must not be given up for an operator's mistake. Back off and stop the pass,
-            # since the next message would meet the same problem.
+        except PASSING as exc:
+            # Not the message's fault (an outage, or credentials an operator must renew): it
+            # does not count towards quarantine. Back off and stop the pass, since the next
+            # message would meet the same problem.
             self.app.hooks.on_stage_error(event=event, error=exc, ctx=self.app.ctx)
             life = self.app.settings.lifecycle
-            retry_after = exc.retry_after if isinstance(exc, TransientAdapterError) else None
-            wait = backoff(1, life.retry_delay, life.retry_delay_max, retry_after)
+            wait = backoff(1, life.retry_delay, life.retry_delay_max, retry_after(exc))
             self.paused_until = self.app.clock.now() + timedelta(seconds=wait)
             self.app.store.update_message(
                 row.id, last_error=f"{type(exc).__name__}: {exc}", next_attempt_at=self.paused_until

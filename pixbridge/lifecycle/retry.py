@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["PassStopped", "backoff"]
+from pixbridge.errors import AdapterError, NeedsCredentials, TransientAdapterError
+
+__all__ = ["PASSING", "PassStopped", "backoff", "retry_after"]
+
+PASSING: tuple[type[AdapterError], ...] = (TransientAdapterError, NeedsCredentials)
+"""Errors that are not a work item's fault and pass: an outage, or credentials an operator
+must mend (a token expired, a permission withdrawn). Work meeting one waits with backoff; it is
+never counted towards giving the item up."""
 
 
 class PassStopped(Exception):
@@ -22,3 +29,8 @@ def backoff(attempt: int, first: float, cap: float, retry_after: float | None = 
     """Seconds to wait before attempt number *attempt* + 1 (never less than *retry_after*)."""
     delay = min(cap, first * 2.0 ** max(0, attempt - 1))
     return max(delay, retry_after or 0.0)
+
+
+def retry_after(error: AdapterError) -> float | None:
+    """The wait *error* asks for (``Retry-After``), if it is an outage that says."""
+    return error.retry_after if isinstance(error, TransientAdapterError) else None
