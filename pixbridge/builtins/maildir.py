@@ -608,7 +608,7 @@ class MaildirSender(MailSender):
     holds ``mail.raw`` byte for byte; the envelope (sender, recipients) is not recorded.
 
     Mail is made durable a batch at a time (:attr:`batches_durability`): :meth:`send` writes the
-    file into ``tmp/``, and :meth:`flush` syncs the batch's files together, renames them into
+    file into ``tmp/``, and :meth:`flush` syncs the batch's files together, links them into
     ``new/`` and syncs ``new/`` once. A file is never in ``new/`` before its bytes are on disk,
     so a power cut leaves each mail complete or absent, never torn.
     """
@@ -734,10 +734,9 @@ class MaildirSender(MailSender):
     def _sync_all(self, fds: list[int]) -> None:
         """fsync every one of *fds*; the first failure is raised once all of them are done
         (a descriptor must not be closed while a thread still syncs it)."""
-        if len(fds) == 1:
-            os.fsync(fds[0])
-            return
-        if not fds:
+        if len(fds) <= 1:  # no thread for a single file
+            for fd in fds:
+                os.fsync(fd)
             return
         if self._syncs is None:
             self._syncs = ThreadPoolExecutor(_SYNC_THREADS, "maildir-outbox-sync")
